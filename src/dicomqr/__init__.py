@@ -1,0 +1,43 @@
+"""dicomqr: DICOM Query/Retrieve in Python, on asyncio.
+
+The layers, from the bottom: :mod:`dicomqr.protocol` (sans-IO PS3.8 upper
+layer and PS3.7 DIMSE), :mod:`dicomqr.transport` (asyncio server and client),
+:mod:`dicomqr.services` (C-ECHO, C-STORE), :mod:`dicomqr.cli`.
+"""
+
+from __future__ import annotations
+
+from .services.common import NoContextError, Response
+from .services.echo import echo
+from .services.scp import ServiceDispatcher, acceptor_policy
+from .services.store import FileArchive, StoredInstance
+from .services.store_scu import proposals_for, scan, store_file
+from .transport.client import AssociationRejectedError, Proposal, connect
+from .transport.config import Limits, Timeouts
+from .transport.connection import AssociationAborted, AssociationClosed, Connection
+from .transport.server import AssociationRules, Server
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AssociationAborted",
+    "AssociationClosed",
+    "AssociationRejectedError",
+    "AssociationRules",
+    "Connection",
+    "FileArchive",
+    "Limits",
+    "NoContextError",
+    "Proposal",
+    "Response",
+    "Server",
+    "ServiceDispatcher",
+    "StoredInstance",
+    "Timeouts",
+    "acceptor_policy",
+    "connect",
+    "echo",
+    "proposals_for",
+    "scan",
+    "store_file",
+]

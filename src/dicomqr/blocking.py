@@ -1,0 +1,97 @@
+"""A blocking facade over the async SCU API, for scripts.
+
+Coroutines run on a private event loop in a daemon thread; each call blocks
+until its coroutine finishes.  One ``BlockingAssociation`` is one
+association::
+
+    with dicomqr.blocking.associate("pacs", 104, called_ae="PACS") as assoc:
+        print(assoc.echo())
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from pathlib import Path
+from collections.abc import Coroutine, Sequence
+from concurrent.futures import Future
+from typing import Any, TypeVar
+
+from . import uids
+from .services import echo as _echo
+from .services import store_scu as _store
+from .services.common import Response
+from .transport.client import Proposal, connect
+from .transport.connection import Connection
+
+T = TypeVar("T")
+
+__all__ = ["BlockingAssociation", "associate"]
+
+
+class _LoopThread:
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="dicomqr-loop",
+                                       daemon=True)
+        self.thread.start()
+
+    def run(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
+        fut: Future[T] = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        return fut.result(timeout)
+
+
+_shared: _LoopThread | None = None
+_lock = threading.Lock()
+
+
+def _runner() -> _LoopThread:
+    global _shared
+    with _lock:
+        if _shared is None:
+            _shared = _LoopThread()
+        return _shared
+
+
+class BlockingAssociation:
+    """An established association driven from blocking code."""
+
+    def __init__(self, conn: Connection, runner: _LoopThread) -> None:
+        self.conn = conn
+        self._runner = runner
+
+    def echo(self) -> Response:
+        return self._runner.run(_echo.echo(self.conn))
+
+    def store(self, path: str | os.PathLike[str]) -> Response:
+        source = _store.read_source(Path(path))
+        return self._runner.run(_store.store_file(self.conn, source))
+
+    def release(self) -> None:
+        self._runner.run(self.conn.release())
+
+    def abort(self) -> None:
+        self.conn.loop.call_soon_threadsafe(self.conn.abort)
+
+    def __enter__(self) -> BlockingAssociation:
+        return self
+
+    def __exit__(self, exc_type: object, *rest: object) -> None:
+        if exc_type is None:
+            self.release()
+        else:
+            self.abort()
+
+
+def associate(host: str, port: int, proposals: Sequence[Proposal] | None = None,
+              **kwargs: Any) -> BlockingAssociation:
+    """Open an association (the arguments of :func:`dicomqr.transport.client.connect`).
+
+    Without ``proposals``, Verification is proposed.
+    """
+    if proposals is None:
+        proposals = [Proposal(uids.VERIFICATION_SOP_CLASS, uids.UNCOMPRESSED_TRANSFER_SYNTAXES)]
+    runner = _runner()
+    conn = runner.run(connect(host, port, proposals, **kwargs))
+    return BlockingAssociation(conn, runner)

@@ -1,0 +1,1 @@
+"""The ``dicomqr`` command line."""

@@ -1,0 +1,62 @@
+"""``dicomqr``: the command dispatcher, logging set-up and exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Coroutine, Sequence
+from typing import Any
+
+from . import echo, serve, store
+
+__all__ = ["main"]
+
+COMMANDS = {"serve": serve, "echo": echo, "store": store}
+
+
+def run(coro: Coroutine[Any, Any, int]) -> int:
+    """Run the command's coroutine on uvloop where it installs, asyncio otherwise."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - non-Linux
+        return asyncio.run(coro)
+    return uvloop.run(coro)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dicomqr",
+        description="DICOM Query/Retrieve: archive server and network tools.",
+    )
+    parser.add_argument("-v", "--verbose", action="count", default=0,
+                        help="more log output (-v: info, -vv: debug)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="only errors")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, module in COMMANDS.items():
+        module.add_parser(sub)  # type: ignore[attr-defined]
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    level = logging.WARNING
+    if args.verbose == 1 or (args.command == "serve" and not args.quiet):
+        level = logging.INFO
+    if args.verbose >= 2:
+        level = logging.DEBUG
+    if args.quiet:
+        level = logging.ERROR
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+                        stream=sys.stderr)
+    module = COMMANDS[args.command]
+    try:
+        return run(module.execute(args))  # type: ignore[attr-defined, no-any-return]
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,87 @@
+"""``dicomqr store HOST PORT FILE|DIR...``: C-STORE, as DCMTK's storescu."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from ..services.common import NoContextError
+from ..services.store_scu import StoreSource, proposals_for, scan, store_file
+from ..transport.client import AssociationRejectedError, connect
+from ..transport.connection import AssociationClosed
+from .options import add_client_options, client_limits, client_ssl
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("store", help="send DICOM files with C-STORE",
+                       description="Send files (folders are searched recursively) with "
+                       "C-STORE, each in its own transfer syntax when the peer accepts it.")
+    add_client_options(p)
+    p.add_argument("paths", nargs="+", metavar="FILE|DIR", help="files or folders to send")
+
+
+def _batches(sources: list[StoreSource]) -> list[list[StoreSource]]:
+    """Split the files so that each association needs at most 128 contexts."""
+    batches: list[list[StoreSource]] = []
+    current: list[StoreSource] = []
+    for src in sources:
+        trial = [*current, src]
+        try:
+            proposals_for(trial)
+        except ValueError:
+            batches.append(current)
+            current = [src]
+        else:
+            current = trial
+    if current:
+        batches.append(current)
+    return batches
+
+
+async def execute(args: argparse.Namespace) -> int:
+    limits, timeouts = client_limits(args)
+    sources, skipped = scan(args.paths)
+    for why in skipped:
+        print(f"store: skipped {why}", file=sys.stderr)
+    if not sources:
+        print("store: no DICOM files to send", file=sys.stderr)
+        return 1
+    sources.sort(key=lambda s: (s.sop_class_uid, s.transfer_syntax_uid))
+    start = time.perf_counter()
+    sent = failed = 0
+    size = 0
+    for batch in _batches(sources):
+        try:
+            conn = await connect(args.host, args.port, proposals_for(batch),
+                                 calling_ae=args.aet, called_ae=args.aec,
+                                 ssl_context=client_ssl(args), limits=limits, timeouts=timeouts)
+        except AssociationRejectedError as exc:
+            print(f"store: {exc}", file=sys.stderr)
+            return 2
+        except (OSError, TimeoutError, AssociationClosed) as exc:
+            print(f"store: cannot associate with {args.host}:{args.port}: {exc}",
+                  file=sys.stderr)
+            return 2
+        try:
+            for src in batch:
+                try:
+                    rsp = await store_file(conn, src)
+                except NoContextError as exc:
+                    failed += 1
+                    print(f"store: {src.path}: {exc}", file=sys.stderr)
+                    continue
+                if rsp.ok:
+                    sent += 1
+                    size += src.path.stat().st_size
+                else:
+                    failed += 1
+                    print(f"store: {src.path}: {rsp}", file=sys.stderr)
+            await conn.release()
+        except AssociationClosed as exc:
+            print(f"store: association lost: {exc}", file=sys.stderr)
+            return 2
+    elapsed = time.perf_counter() - start
+    print(f"stored {sent} of {sent + failed} instances ({size / 1048576:.1f} MiB) "
+          f"in {elapsed:.2f} s", file=sys.stderr)
+    return 1 if failed or skipped else 0

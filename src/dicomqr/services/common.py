@@ -1,0 +1,69 @@
+"""What every service shares: finding a context, one request/response exchange."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .. import status
+from ..errors import DicomqrError
+from ..protocol import dimse
+from ..protocol.negotiation import AcceptedContext
+from ..transport.connection import Connection
+
+__all__ = ["NoContextError", "Response", "find_context", "request_response"]
+
+
+class NoContextError(DicomqrError):
+    """No accepted presentation context fits what the caller wants to send."""
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """A response as the SCU reports it."""
+
+    status: int
+    message: dimse.Message
+    dataset: bytes | None = None
+
+    @property
+    def category(self) -> status.Category:
+        return status.category_of(self.status)
+
+    @property
+    def ok(self) -> bool:
+        return self.category in (status.Category.SUCCESS, status.Category.WARNING)
+
+    def __str__(self) -> str:
+        text = status.describe(self.status)
+        comment = getattr(self.message, "error_comment", None)
+        return f"{text} ({comment})" if comment else text
+
+
+def find_context(conn: Connection, abstract_syntax: str,
+                 transfer_syntax: str | None = None) -> AcceptedContext:
+    """The first accepted context for ``abstract_syntax`` (and transfer syntax)."""
+    for ctx in conn.contexts.values():
+        if ctx.abstract_syntax == abstract_syntax and (
+            transfer_syntax is None or ctx.transfer_syntax == transfer_syntax
+        ):
+            return ctx
+    raise NoContextError(
+        f"no accepted presentation context for {abstract_syntax}"
+        + (f" with {transfer_syntax}" if transfer_syntax else "")
+    )
+
+
+async def request_response(conn: Connection, context_id: int, rq: dimse.Message,
+                           dataset: bytes | memoryview | None = None) -> Response:
+    """Send one request and wait for its single (final) response."""
+    msg_id = rq.message_id  # type: ignore[union-attr]
+    queue = conn.open_exchange(msg_id)
+    try:
+        conn.send(context_id, rq, dataset)
+        if dataset is not None and len(dataset) > 1 << 20:
+            await conn.drain()
+        incoming = await conn.next_response(queue)
+    finally:
+        conn.close_exchange(msg_id)
+    code = getattr(incoming.message, "status", status.PROCESSING_FAILURE)
+    return Response(code, incoming.message, incoming.dataset)

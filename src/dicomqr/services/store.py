@@ -1,0 +1,229 @@
+"""C-STORE SCP and SCU (PS3.4 Annex B, PS3.7 §9.1.1).
+
+The SCP never decodes a dataset to store it: the Part 10 header is written
+from the C-STORE-RQ command (SOP class and instance, the context's transfer
+syntax, the caller's AE title) before the first dataset byte, then every
+fragment is appended as it arrives, and the finished file is renamed into
+place.  A file that did not arrive whole is deleted, never renamed, so the
+archive holds complete instances only.
+
+The SCU sends a file's dataset bytes straight from the file when a context
+with the file's transfer syntax was accepted, and converts with pydicom only
+when it must (another uncompressed transfer syntax).
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import logging
+import os
+import re
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from .. import status, uids
+from ..protocol import dimse
+from ..transport.connection import Connection, IncomingMessage
+from ..transport.config import IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME
+from .part10 import encode_file_meta
+
+log = logging.getLogger("dicomqr.store")
+
+__all__ = ["FileArchive", "StoredInstance", "safe_file_name"]
+
+_UID_RE = re.compile(r"[0-9]+(\.[0-9]+)*")
+
+
+def safe_file_name(uid: str) -> str:
+    """A file name for an instance UID that cannot leave its folder.
+
+    A well-formed UID is used as it is; anything else a peer sends (``..``,
+    slashes, NUL, 200 characters) becomes a digest of it.
+    """
+    if len(uid) <= 64 and _UID_RE.fullmatch(uid):
+        return uid
+    return "x" + hashlib.sha256(uid.encode("utf-8", "surrogateescape")).hexdigest()[:40]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredInstance:
+    """What the SCP knows of an instance it has just stored."""
+
+    path: Path
+    sop_class_uid: str
+    sop_instance_uid: str
+    transfer_syntax_uid: str
+    calling_ae: str
+    size: int
+
+
+class _FileSink:
+    """Streams one dataset into a temporary Part 10 file (a ``DatasetSink``)."""
+
+    __slots__ = ("closed", "error", "file", "size", "tmp")
+
+    def __init__(self, tmp: Path, header: bytes) -> None:
+        self.tmp = tmp
+        self.error: OSError | None = None
+        self.size = 0
+        self.closed = False
+        try:
+            self.file = open(tmp, "wb", buffering=0)  # noqa: SIM115 - closed in close()
+            self.file.write(header)
+        except OSError as exc:
+            self.error = exc
+            self.file = None
+
+    def write(self, data: bytes) -> None:
+        if self.error is not None or self.file is None:
+            return
+        try:
+            self.file.write(data)
+            self.size += len(data)
+        except OSError as exc:
+            self._fail(exc)
+
+    def close(self) -> None:
+        self.closed = True
+        if self.file is not None:
+            try:
+                self.file.close()
+            except OSError as exc:
+                self._fail(exc)
+            self.file = None
+
+    def _fail(self, exc: OSError) -> None:
+        self.error = exc
+        if self.file is not None:
+            try:
+                self.file.close()
+            except OSError:
+                pass
+            self.file = None
+        self.tmp.unlink(missing_ok=True)
+
+    def discard(self) -> None:
+        if self.file is not None:
+            try:
+                self.file.close()
+            except OSError:
+                pass
+            self.file = None
+        self.tmp.unlink(missing_ok=True)
+
+
+class FileArchive:
+    """The storage SCP's destination: a folder of Part 10 files.
+
+    Files go to ``root/<2 hex digits>/<SOP Instance UID>.dcm`` (the digits
+    spread instances over 256 folders); a second instance with the same UID
+    is kept beside the first as ``<UID>_2.dcm`` and so on.  Partial files
+    live in ``root/.incoming`` and never appear under their final name.
+    ``on_stored`` runs after each instance is in place; what it returns (a
+    status code) is the C-STORE status, 0x0000 when it returns None.
+    """
+
+    def __init__(self, root: str | os.PathLike[str],
+                 on_stored: Callable[[StoredInstance], Awaitable[int | None]] | None = None,
+                 ) -> None:
+        self.root = Path(root)
+        self.incoming = self.root / ".incoming"
+        self.incoming.mkdir(parents=True, exist_ok=True)
+        for stale in self.incoming.glob("*.part"):
+            stale.unlink(missing_ok=True)
+        self.on_stored = on_stored
+        self._dirs: set[str] = set()
+
+    def sink(self, conn: Connection, context_ts: str, rq: dimse.CStoreRQ) -> _FileSink:
+        header = encode_file_meta(
+            sop_class_uid=rq.affected_sop_class_uid,
+            sop_instance_uid=rq.affected_sop_instance_uid,
+            transfer_syntax_uid=context_ts,
+            implementation_class_uid=IMPLEMENTATION_CLASS_UID,
+            implementation_version_name=IMPLEMENTATION_VERSION_NAME,
+            source_ae_title=conn.calling_ae,
+        )
+        return _FileSink(self.incoming / f"{uuid.uuid4().hex}.part", header)
+
+    def _final_path(self, uid: str) -> Path:
+        name = safe_file_name(uid)
+        bucket = hashlib.blake2b(uid.encode("utf-8", "surrogateescape"),
+                                 digest_size=1).hexdigest()
+        folder = self.root / bucket
+        if bucket not in self._dirs:
+            folder.mkdir(exist_ok=True)
+            self._dirs.add(bucket)
+        return folder / f"{name}.dcm"
+
+    def commit(self, sink: _FileSink, uid: str) -> Path:
+        """Move a finished file to its final name; never overwrite another."""
+        path = self._final_path(uid)
+        n = 1
+        while True:
+            try:
+                os.link(sink.tmp, path)
+                break
+            except FileExistsError:
+                n += 1
+                path = path.with_name(f"{safe_file_name(uid)}_{n}.dcm")
+        sink.tmp.unlink()
+        return path
+
+    async def handle_store(self, conn: Connection, request: IncomingMessage) -> None:
+        rq = request.message
+        assert isinstance(rq, dimse.CStoreRQ)
+        sink = request.sink
+        code = status.SUCCESS
+        comment = ""
+        if not isinstance(sink, _FileSink) or not sink.closed:
+            code, comment = status.CANNOT_UNDERSTAND, "dataset was not received"
+        elif sink.error is not None:
+            full = sink.error.errno in (errno.ENOSPC, errno.EDQUOT)
+            code = status.OUT_OF_RESOURCES
+            comment = "disk full" if full else f"cannot write: {sink.error.strerror}"
+            log.error("%s: C-STORE %s not stored: %s", conn.describe(),
+                      rq.affected_sop_instance_uid, sink.error)
+        else:
+            try:
+                path = self.commit(sink, rq.affected_sop_instance_uid)
+            except OSError as exc:
+                sink.discard()
+                code, comment = status.OUT_OF_RESOURCES, f"cannot store: {exc.strerror}"
+                log.error("%s: C-STORE %s not stored: %s", conn.describe(),
+                          rq.affected_sop_instance_uid, exc)
+            else:
+                if self.on_stored is not None:
+                    stored = StoredInstance(path, rq.affected_sop_class_uid,
+                                            rq.affected_sop_instance_uid,
+                                            request.context.transfer_syntax,
+                                            conn.calling_ae, sink.size)
+                    try:
+                        result = await self.on_stored(stored)
+                    except Exception as exc:
+                        log.exception("%s: storage handler failed", conn.describe())
+                        code, comment = status.PROCESSING_FAILURE, f"handler failed: {exc}"
+                    else:
+                        code = status.SUCCESS if result is None else int(result)
+        send_store_response(conn, request, code, comment)
+
+
+def send_store_response(conn: Connection, request: IncomingMessage, code: int,
+                        comment: str = "") -> None:
+    rq = request.message
+    assert isinstance(rq, dimse.CStoreRQ)
+    rsp = dimse.CStoreRSP(
+        message_id_being_responded_to=rq.message_id,
+        affected_sop_class_uid=rq.affected_sop_class_uid,
+        affected_sop_instance_uid=rq.affected_sop_instance_uid,
+        status=code,
+        error_comment=comment[:64] if comment and code != status.SUCCESS else None,
+    )
+    conn.send(request.context.context_id, rsp)
+
+
+def is_storage(sop_class_uid: str) -> bool:
+    return uids.is_storage_sop_class(sop_class_uid)
+

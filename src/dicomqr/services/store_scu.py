@@ -1,0 +1,207 @@
+"""C-STORE SCU: send instances from files, as stored, without decoding them.
+
+:func:`scan` reads the few hundred header bytes of each file (Part 10 meta:
+SOP class, instance, transfer syntax, where the dataset starts);
+:func:`proposals_for` turns a set of files into presentation contexts (each
+SOP class with its files' own transfer syntaxes, plus the uncompressed ones
+to fall back on); :func:`store_file` sends the dataset bytes straight from
+the file when the file's transfer syntax was accepted and converts with
+pydicom only between uncompressed syntaxes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydicom import dcmread
+from pydicom.dataset import Dataset
+from pydicom.filewriter import write_dataset
+
+from .. import uids
+from ..protocol import dimse
+from ..transport.client import Proposal
+from ..transport.connection import Connection
+from .common import NoContextError, Response, request_response
+from .part10 import Part10Error, read_file_meta
+
+__all__ = ["StoreSource", "encode_dataset", "proposals_for", "scan", "store_file"]
+
+_HEAD = 65536
+MEDIA_STORAGE_DIRECTORY = "1.2.840.10008.1.3.10"
+_INLINE_READ = 4 << 20  # files smaller than this are read on the event loop
+
+
+@dataclass(frozen=True, slots=True)
+class StoreSource:
+    """One file to send: what its header says and where its dataset starts.
+
+    ``dataset_offset`` is None for a file without Part 10 header (a bare
+    dataset), which is then decoded with pydicom to be sent.
+    """
+
+    path: Path
+    sop_class_uid: str
+    sop_instance_uid: str
+    transfer_syntax_uid: str
+    dataset_offset: int | None
+
+
+def _iter_files(paths: Iterable[str | os.PathLike[str]]) -> Iterator[Path]:
+    for p in paths:
+        path = Path(p)
+        if path.is_dir():
+            for root, dirs, files in os.walk(path):
+                dirs.sort()
+                for name in sorted(files):
+                    yield Path(root) / name
+        else:
+            yield path
+
+
+def read_source(path: Path) -> StoreSource:
+    """Read a file's header; raises ``ValueError``/``OSError`` when it is not DICOM."""
+    with open(path, "rb") as f:
+        head = f.read(_HEAD)
+    try:
+        meta = read_file_meta(head)
+        if meta.sop_class_uid and meta.sop_instance_uid:
+            return StoreSource(path, meta.sop_class_uid, meta.sop_instance_uid,
+                               meta.transfer_syntax_uid, meta.dataset_offset)
+    except Part10Error:
+        pass
+    # No (usable) Part 10 header: let pydicom find out what it is.
+    try:
+        ds = dcmread(path, force=True, stop_before_pixels=True)
+        sop_class = str(ds.SOPClassUID)
+        sop_instance = str(ds.SOPInstanceUID)
+    except Exception as exc:
+        raise ValueError(f"{path}: not a DICOM file ({exc})") from None
+    ts = uids.IMPLICIT_VR_LITTLE_ENDIAN
+    file_meta = getattr(ds, "file_meta", None)
+    if file_meta is not None and "TransferSyntaxUID" in file_meta:
+        ts = str(file_meta.TransferSyntaxUID)
+    return StoreSource(path, sop_class, sop_instance, ts, None)
+
+
+def scan(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[StoreSource], list[str]]:
+    """Files (and folders, recursively) to sources; the second list says
+    which files were skipped and why."""
+    sources: list[StoreSource] = []
+    skipped: list[str] = []
+    for path in _iter_files(paths):
+        try:
+            source = read_source(path)
+        except (OSError, ValueError) as exc:
+            skipped.append(str(exc))
+            continue
+        if source.sop_class_uid == MEDIA_STORAGE_DIRECTORY:
+            skipped.append(f"{path}: a DICOMDIR (media directory) is not sent with C-STORE")
+            continue
+        sources.append(source)
+    return sources, skipped
+
+
+def proposals_for(sources: Iterable[StoreSource]) -> list[Proposal]:
+    """Presentation contexts for the given files.
+
+    Per SOP class: one context for each distinct transfer syntax of its
+    files, proposed alone, so that the answer says whether the peer takes
+    that syntax and the bytes can go as stored whatever the peer prefers;
+    then one context with the uncompressed syntaxes not proposed yet, to
+    fall back on (the SCU converts between uncompressed syntaxes).
+    Raises ``ValueError`` above the limit of 128 contexts.
+    """
+    by_class: dict[str, dict[str, None]] = {}
+    for src in sources:
+        by_class.setdefault(src.sop_class_uid, {})[src.transfer_syntax_uid] = None
+    proposals: list[Proposal] = []
+    for sop_class, syntaxes in by_class.items():
+        proposals.extend(Proposal(sop_class, (ts,)) for ts in syntaxes)
+        rest = tuple(ts for ts in (uids.EXPLICIT_VR_LITTLE_ENDIAN, uids.IMPLICIT_VR_LITTLE_ENDIAN)
+                     if ts not in syntaxes)
+        if rest:
+            proposals.append(Proposal(sop_class, rest))
+    if len(proposals) > 128:
+        raise ValueError(f"{len(proposals)} presentation contexts needed, at most 128 allowed")
+    return proposals
+
+
+def encode_dataset(ds: Dataset, transfer_syntax_uid: str) -> bytes:
+    """Encode ``ds`` in an uncompressed transfer syntax."""
+    ts = uids.transfer_syntax(transfer_syntax_uid)
+    if ts.is_encapsulated or ts.is_deflated:
+        raise NoContextError(f"cannot convert to {ts.name}")
+    buf = io.BytesIO()
+    from pydicom.filebase import DicomFileLike
+
+    fp = DicomFileLike(buf)
+    fp.is_little_endian = ts.is_little_endian
+    fp.is_implicit_VR = ts.is_implicit_vr
+    write_dataset(fp, ds)
+    return buf.getvalue()
+
+
+def _read(path: Path, offset: int) -> bytes:
+    with open(path, "rb") as f:
+        f.seek(offset)
+        return f.read()
+
+
+async def _dataset_bytes(source: StoreSource, target_ts: str) -> bytes:
+    """The bytes to send for ``source`` in ``target_ts``."""
+    if source.dataset_offset is not None and target_ts == source.transfer_syntax_uid:
+        size = source.path.stat().st_size
+        if size < _INLINE_READ:
+            return _read(source.path, source.dataset_offset)
+        return await asyncio.to_thread(_read, source.path, source.dataset_offset)
+
+    def convert() -> bytes:
+        ds = dcmread(source.path, force=True)
+        if uids.transfer_syntax(source.transfer_syntax_uid).is_encapsulated:
+            raise NoContextError(
+                f"{source.path}: stored in {uids.name_of(source.transfer_syntax_uid)}, "
+                "which the peer did not accept, and dicomqr does not decompress to send")
+        ds.file_meta = getattr(ds, "file_meta", Dataset())
+        return encode_dataset(ds, target_ts)
+
+    return await asyncio.to_thread(convert)
+
+
+def choose_context(conn: Connection, source: StoreSource) -> tuple[int, str]:
+    """The context to send ``source`` on: its own transfer syntax if accepted,
+    else an uncompressed one when the file is uncompressed too."""
+    fallback: tuple[int, str] | None = None
+    for ctx in conn.contexts.values():
+        if ctx.abstract_syntax != source.sop_class_uid:
+            continue
+        if ctx.transfer_syntax == source.transfer_syntax_uid and source.dataset_offset is not None:
+            return ctx.context_id, ctx.transfer_syntax
+        if fallback is None and ctx.transfer_syntax in uids.UNCOMPRESSED_TRANSFER_SYNTAXES:
+            fallback = (ctx.context_id, ctx.transfer_syntax)
+    convertible = not uids.transfer_syntax(source.transfer_syntax_uid).is_encapsulated
+    if fallback is None or not convertible:
+        raise NoContextError(
+            f"no accepted context for {uids.name_of(source.sop_class_uid)} in "
+            f"{uids.name_of(source.transfer_syntax_uid)}")
+    return fallback
+
+
+async def store_file(conn: Connection, source: StoreSource,
+                     move_originator: tuple[str, int] | None = None) -> Response:
+    """Send one instance (C-STORE-RQ) and return the C-STORE-RSP."""
+    context_id, ts = choose_context(conn, source)
+    dataset = await _dataset_bytes(source, ts)
+    rq = dimse.CStoreRQ(
+        message_id=conn.next_message_id(),
+        affected_sop_class_uid=source.sop_class_uid,
+        affected_sop_instance_uid=source.sop_instance_uid,
+        priority=dimse.Priority.MEDIUM,
+        move_originator_application_entity_title=move_originator[0] if move_originator else None,
+        move_originator_message_id=move_originator[1] if move_originator else None,
+    )
+    return await request_response(conn, context_id, rq, dataset)

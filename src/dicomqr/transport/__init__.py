@@ -1,0 +1,1 @@
+"""asyncio transport: server, client, TLS, limits and timeouts."""
