@@ -182,8 +182,7 @@ class Server:
         last = ""
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                self.start_error = (f"exited with status {self.proc.returncode} at start-up:\n"
-                                    f"{self.log_tail()}")
+                self.start_error = f"exited with status {self.proc.returncode} at start-up"
                 return False
             try:
                 echo_client.one_association(HOST, self.port, self.receiver.ae_title, timeout=5)
@@ -191,8 +190,7 @@ class Server:
             except (OSError, echo_client.EchoError) as exc:
                 last = repr(exc)
                 time.sleep(0.1)
-        self.start_error = (f"not answering C-ECHO after {timeout:.0f} s ({last}):\n"
-                            f"{self.log_tail()}")
+        self.start_error = f"not answering C-ECHO after {timeout:.0f} s ({last})"
         return False
 
     def alive(self) -> bool:
@@ -589,10 +587,11 @@ def measure_row(w: Workload, receivers: list[Receiver], reps: int, work: Path,
                         log(f"  warm-up problems: {r['errors']}")
                     clear_received(archive)
             else:
-                log(f"  {rec.key} did not start: {srv.start_error}")
+                log(f"  {rec.key} did not start: {srv.start_error}\n{srv.log_tail(12)}")
                 _START_FAILED[rec.key] = f"in row {w.row}; not retried"
                 cells[rec.key] = {"ok": False, "reps_ok": 0, "reps": 0,
-                                  "errors": [f"server {srv.start_error}"]}
+                                  "errors": [f"server {srv.start_error}"],
+                                  "server_log": srv.log_tail(12)}
                 srv.stop()
         order = [k for k in runs if k in servers]
         for rep in range(reps):
@@ -816,12 +815,13 @@ def render(results: dict[str, Any]) -> str:
         out.append("None: every repetition of every cell passed its checks.\n")
     for row, key, cell in failures:
         out.append(f"- **{row} / {key}**: " + "; ".join(cell["errors"])[:1500])
-        for r in cell.get("runs", []):
-            if not r["ok"] and r.get("server_log"):
-                out.append("\n  server log (tail):\n\n  ```\n"
-                           + "\n".join("  " + ln for ln in r["server_log"].splitlines()[-12:])
-                           + "\n  ```")
-                break
+        logs = [cell.get("server_log", "")] + [r.get("server_log", "")
+                                                for r in cell.get("runs", []) if not r["ok"]]
+        tail = next((t for t in logs if t), "")
+        if tail:
+            out.append("\n  server log (tail):\n\n  ```text\n"
+                       + "\n".join("  " + ln[:300] for ln in tail.splitlines()[-12:])
+                       + "\n  ```\n")
     out.append("")
     out.append("## How it is measured\n")
     out.append(METHOD)

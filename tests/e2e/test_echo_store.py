@@ -47,9 +47,12 @@ async def test_release_is_logged(server: dicomqr.Server, caplog: pytest.LogCaptu
     await dicomqr.echo(conn)
     await conn.release()
     await asyncio.sleep(0.05)
-    accepted = [r.getMessage() for r in caplog.records if "accepted" in r.getMessage()]
-    assert any("LOGME@127.0.0.1" in m and "Verification" in m for m in accepted), accepted
-    assert any("closed: released" in r.getMessage() for r in caplog.records)
+    lines = [r.getMessage() for r in caplog.records if "LOGME@127.0.0.1" in r.getMessage()]
+    assert len(lines) == 1, lines
+    assert "-> DICOMQR" in lines[0]
+    assert "Verification" in lines[0]
+    assert "1 requests" in lines[0]
+    assert lines[0].endswith("closed: released")
 
 
 async def test_store_all_pydicom_test_files_byte_identical(

@@ -7,7 +7,7 @@ from ..protocol import dimse
 from ..transport.connection import Connection, IncomingMessage
 from .common import Response, find_context, request_response
 
-__all__ = ["echo", "handle_echo"]
+__all__ = ["answer_echo", "echo"]
 
 
 async def echo(conn: Connection) -> Response:
@@ -18,7 +18,8 @@ async def echo(conn: Connection) -> Response:
     return await request_response(conn, context.context_id, rq)
 
 
-async def handle_echo(conn: Connection, request: IncomingMessage) -> None:
+def answer_echo(conn: Connection, request: IncomingMessage) -> None:
+    """The C-ECHO SCP: always Success (PS3.4 A.4)."""
     rq = request.message
     assert isinstance(rq, dimse.CEchoRQ)
     conn.send(request.context.context_id, dimse.CEchoRSP(

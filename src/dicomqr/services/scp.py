@@ -14,7 +14,7 @@ from .. import status, uids
 from ..protocol import dimse
 from ..protocol.negotiation import AcceptedContext, AcceptorPolicy
 from ..transport.connection import Connection, DatasetSink, IncomingMessage
-from .echo import handle_echo
+from .echo import answer_echo
 from .store import FileArchive, send_store_response
 
 log = logging.getLogger("dicomqr.scp")
@@ -61,10 +61,22 @@ class ServiceDispatcher:
             return self.archive.sink(conn, context.transfer_syntax, message)
         return None
 
+    def handle_now(self, conn: Connection, request: IncomingMessage) -> bool:
+        msg = request.message
+        if isinstance(msg, dimse.CEchoRQ):
+            answer_echo(conn, request)
+            return True
+        if (isinstance(msg, dimse.CStoreRQ) and self.archive is not None
+                and self.archive.on_stored is None and request.sink is not None
+                and msg.affected_sop_class_uid == request.context.abstract_syntax):
+            self.archive.store_now(conn, request)
+            return True
+        return False
+
     async def handle(self, conn: Connection, request: IncomingMessage) -> None:
         msg = request.message
         if isinstance(msg, dimse.CEchoRQ):
-            await handle_echo(conn, request)
+            answer_echo(conn, request)
         elif isinstance(msg, dimse.CStoreRQ):
             if self.archive is None or request.sink is None:
                 send_store_response(conn, request, status.SOP_CLASS_NOT_SUPPORTED,

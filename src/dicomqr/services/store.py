@@ -63,56 +63,65 @@ class StoredInstance:
 class _FileSink:
     """Streams one dataset into a temporary Part 10 file (a ``DatasetSink``)."""
 
-    __slots__ = ("closed", "error", "file", "size", "tmp")
+    __slots__ = ("closed", "error", "fd", "size", "tmp")
 
-    def __init__(self, tmp: Path, header: bytes) -> None:
+    def __init__(self, tmp: str, header: bytes) -> None:
         self.tmp = tmp
         self.error: OSError | None = None
         self.size = 0
         self.closed = False
+        self.fd = -1
         try:
-            self.file = open(tmp, "wb", buffering=0)  # noqa: SIM115 - closed in close()
-            self.file.write(header)
+            self.fd = os.open(tmp, _CREATE_FLAGS, 0o644)
+            _write_all(self.fd, header)
         except OSError as exc:
-            self.error = exc
-            self.file = None
+            self._fail(exc)
 
     def write(self, data: bytes) -> None:
-        if self.error is not None or self.file is None:
+        if self.fd < 0:
             return
         try:
-            self.file.write(data)
+            _write_all(self.fd, data)
             self.size += len(data)
         except OSError as exc:
             self._fail(exc)
 
     def close(self) -> None:
         self.closed = True
-        if self.file is not None:
+        if self.fd >= 0:
+            fd, self.fd = self.fd, -1
             try:
-                self.file.close()
+                os.close(fd)
             except OSError as exc:
                 self._fail(exc)
-            self.file = None
 
     def _fail(self, exc: OSError) -> None:
-        self.error = exc
-        if self.file is not None:
-            try:
-                self.file.close()
-            except OSError:
-                pass
-            self.file = None
-        self.tmp.unlink(missing_ok=True)
+        if self.error is None:
+            self.error = exc
+        self.discard()
 
     def discard(self) -> None:
-        if self.file is not None:
+        if self.fd >= 0:
+            fd, self.fd = self.fd, -1
             try:
-                self.file.close()
+                os.close(fd)
             except OSError:
                 pass
-            self.file = None
-        self.tmp.unlink(missing_ok=True)
+        try:
+            os.unlink(self.tmp)
+        except OSError:
+            pass
+
+
+_CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+
+
+def _write_all(fd: int, data: bytes | memoryview) -> None:
+    written = os.write(fd, data)
+    if written < len(data):  # short writes happen on full disks and signals
+        view = memoryview(data)
+        while written < len(view):
+            written += os.write(fd, view[written:])
 
 
 class FileArchive:
@@ -136,6 +145,10 @@ class FileArchive:
             stale.unlink(missing_ok=True)
         self.on_stored = on_stored
         self._dirs: set[str] = set()
+        self._root = str(self.root)
+        self._incoming = str(self.incoming)
+        self._token = uuid.uuid4().hex[:12]
+        self._counter = 0
 
     def sink(self, conn: Connection, context_ts: str, rq: dimse.CStoreRQ) -> _FileSink:
         header = encode_file_meta(
@@ -146,19 +159,20 @@ class FileArchive:
             implementation_version_name=IMPLEMENTATION_VERSION_NAME,
             source_ae_title=conn.calling_ae,
         )
-        return _FileSink(self.incoming / f"{uuid.uuid4().hex}.part", header)
+        self._counter += 1
+        return _FileSink(f"{self._incoming}/{self._token}-{self._counter}.part", header)
 
-    def _final_path(self, uid: str) -> Path:
+    def _final_path(self, uid: str) -> str:
         name = safe_file_name(uid)
         bucket = hashlib.blake2b(uid.encode("utf-8", "surrogateescape"),
                                  digest_size=1).hexdigest()
-        folder = self.root / bucket
+        folder = f"{self._root}/{bucket}"
         if bucket not in self._dirs:
-            folder.mkdir(exist_ok=True)
+            os.makedirs(folder, exist_ok=True)
             self._dirs.add(bucket)
-        return folder / f"{name}.dcm"
+        return f"{folder}/{name}.dcm"
 
-    def commit(self, sink: _FileSink, uid: str) -> Path:
+    def commit(self, sink: _FileSink, uid: str) -> str:
         """Move a finished file to its final name; never overwrite another."""
         path = self._final_path(uid)
         n = 1
@@ -168,45 +182,50 @@ class FileArchive:
                 break
             except FileExistsError:
                 n += 1
-                path = path.with_name(f"{safe_file_name(uid)}_{n}.dcm")
-        sink.tmp.unlink()
+                path = f"{path.rsplit('/', 1)[0]}/{safe_file_name(uid)}_{n}.dcm"
+        os.unlink(sink.tmp)
         return path
 
-    async def handle_store(self, conn: Connection, request: IncomingMessage) -> None:
+    def _finish(self, conn: Connection, request: IncomingMessage
+                ) -> tuple[int, str, StoredInstance | None]:
+        """Put a received file in place: (status, comment, what was stored)."""
         rq = request.message
         assert isinstance(rq, dimse.CStoreRQ)
         sink = request.sink
-        code = status.SUCCESS
-        comment = ""
         if not isinstance(sink, _FileSink) or not sink.closed:
-            code, comment = status.CANNOT_UNDERSTAND, "dataset was not received"
-        elif sink.error is not None:
-            full = sink.error.errno in (errno.ENOSPC, errno.EDQUOT)
-            code = status.OUT_OF_RESOURCES
-            comment = "disk full" if full else f"cannot write: {sink.error.strerror}"
-            log.error("%s: C-STORE %s not stored: %s", conn.describe(),
-                      rq.affected_sop_instance_uid, sink.error)
-        else:
+            return status.CANNOT_UNDERSTAND, "dataset was not received", None
+        error = sink.error
+        if error is None:
             try:
                 path = self.commit(sink, rq.affected_sop_instance_uid)
             except OSError as exc:
                 sink.discard()
-                code, comment = status.OUT_OF_RESOURCES, f"cannot store: {exc.strerror}"
-                log.error("%s: C-STORE %s not stored: %s", conn.describe(),
-                          rq.affected_sop_instance_uid, exc)
+                error = exc
             else:
-                if self.on_stored is not None:
-                    stored = StoredInstance(path, rq.affected_sop_class_uid,
-                                            rq.affected_sop_instance_uid,
-                                            request.context.transfer_syntax,
-                                            conn.calling_ae, sink.size)
-                    try:
-                        result = await self.on_stored(stored)
-                    except Exception as exc:
-                        log.exception("%s: storage handler failed", conn.describe())
-                        code, comment = status.PROCESSING_FAILURE, f"handler failed: {exc}"
-                    else:
-                        code = status.SUCCESS if result is None else int(result)
+                return status.SUCCESS, "", StoredInstance(
+                    Path(path), rq.affected_sop_class_uid, rq.affected_sop_instance_uid,
+                    request.context.transfer_syntax, conn.calling_ae, sink.size)
+        full = error.errno in (errno.ENOSPC, errno.EDQUOT)
+        log.error("%s: C-STORE %s not stored: %s", conn.describe(),
+                  rq.affected_sop_instance_uid, error)
+        return status.OUT_OF_RESOURCES, "disk full" if full else \
+            f"cannot store: {error.strerror}", None
+
+    def store_now(self, conn: Connection, request: IncomingMessage) -> None:
+        """Finish and answer a C-STORE when there is no ``on_stored`` to await."""
+        code, comment, _ = self._finish(conn, request)
+        send_store_response(conn, request, code, comment)
+
+    async def handle_store(self, conn: Connection, request: IncomingMessage) -> None:
+        code, comment, stored = self._finish(conn, request)
+        if stored is not None and self.on_stored is not None:
+            try:
+                result = await self.on_stored(stored)
+            except Exception as exc:
+                log.exception("%s: storage handler failed", conn.describe())
+                code, comment = status.PROCESSING_FAILURE, f"handler failed: {exc}"
+            else:
+                code = status.SUCCESS if result is None else int(result)
         send_store_response(conn, request, code, comment)
 
 

@@ -140,6 +140,10 @@ class RequestHandler(Protocol):
                      message: dimse.Message) -> DatasetSink | None:
         """Where the request's dataset goes; None = memory."""
 
+    def handle_now(self, conn: Connection, request: IncomingMessage) -> bool:
+        """Serve a request synchronously if it can be (C-ECHO, a C-STORE
+        with nothing to await); return False to have :meth:`handle` run."""
+
     async def handle(self, conn: Connection, request: IncomingMessage) -> None:
         """Serve one request (send its responses with ``conn.send``)."""
 
@@ -203,6 +207,12 @@ class Connection(asyncio.Protocol):
         self._exchanges: dict[int, _Exchange] = {}
         self._requests: asyncio.Queue[IncomingMessage | None] = asyncio.Queue()
         self._workers: list[asyncio.Task[None]] = []
+        self.started = self.loop.time()
+        self.summary = ""
+        self.requests_received = 0
+        #: Requests received and not yet fully answered (queued or running).
+        self._in_flight = 0
+        self._idle_waiters: list[asyncio.Future[None]] = []
         self._artim_handle: asyncio.TimerHandle | None = None
         self._idle_handle: asyncio.TimerHandle | None = None
         self._last_rx = 0.0
@@ -214,8 +224,8 @@ class Connection(asyncio.Protocol):
 
     # ------------------------------------------------------------------ asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # uvloop's transports are not asyncio.Transport subclasses, only alike.
+        self.transport = transport  # type: ignore[assignment]
         sock = transport.get_extra_info("socket")
         if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
             try:
@@ -324,7 +334,7 @@ class Connection(asyncio.Protocol):
         # Answer at once when nothing is in progress; otherwise after the
         # in-flight requests finished (the peer should not ask before, PS3.7 §10.1).
         async def answer() -> None:
-            await self._requests.join()
+            await self.wait_requests_done()
             if self.core.state.name in ("STA8", "STA9", "STA10", "STA12"):
                 self.core.release_response()
                 self._pump()
@@ -332,7 +342,7 @@ class Connection(asyncio.Protocol):
             # Sta9: the requestor answers first (AR-9), then waits for the RP.
             self.core.release_response()
             return
-        if self._requests.qsize() == 0 and self._requests._unfinished_tasks == 0:  # type: ignore[attr-defined]
+        if self._in_flight == 0:
             self.core.release_response()
         else:
             self.loop.create_task(answer())
@@ -382,6 +392,11 @@ class Connection(asyncio.Protocol):
             if self.handler is None:
                 raise RemoteProtocolError("request received by an SCU-only association",
                                           reason=REASON_INVALID_PDU_PARAMETER)
+            handler = self.handler
+            self.requests_received += 1
+            if self._in_flight == 0 and handler.handle_now(self, incoming):
+                return  # answered at once: nothing was queued before it
+            self._in_flight += 1
             self._requests.put_nowait(incoming)
             if not self._workers:
                 for _ in range(max(1, self.max_operations)):
@@ -409,7 +424,19 @@ class Connection(asyncio.Protocol):
                 log.exception("%s: request handler failed", self.describe())
                 self.abort()
             finally:
-                self._requests.task_done()
+                self._in_flight -= 1
+                if self._in_flight == 0 and self._idle_waiters:
+                    for fut in self._idle_waiters:
+                        if not fut.done():
+                            fut.set_result(None)
+                    self._idle_waiters.clear()
+
+    async def wait_requests_done(self) -> None:
+        """Wait until every request received so far has been answered."""
+        if self._in_flight:
+            fut = self.loop.create_future()
+            self._idle_waiters.append(fut)
+            await fut
 
     # ------------------------------------------------------------------ sending
     def next_message_id(self) -> int:
@@ -496,7 +523,7 @@ class Connection(asyncio.Protocol):
     def _check_idle(self) -> None:
         assert self.timeouts.idle is not None
         idle_for = self.loop.time() - self._last_rx
-        busy = self._requests._unfinished_tasks > 0  # type: ignore[attr-defined]
+        busy = self._in_flight > 0
         if idle_for >= self.timeouts.idle and not busy and not self.core.wants_close:
             log.info("%s: idle for %.0f s, aborting", self.describe(), idle_for)
             self.close_reason = "network idle timeout"

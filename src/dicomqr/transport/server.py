@@ -121,11 +121,19 @@ class Server:
         return conn
 
     def _on_closed(self, conn: Connection) -> None:
+        # One line per association, when it ends: who, what was negotiated,
+        # how much was done, and why it ended.
         self.connections.discard(conn)
+        if not log.isEnabledFor(logging.INFO):
+            return
         if conn.contexts:
-            log.info("association %s closed: %s", conn.describe(), conn.close_reason)
-        else:
-            log.info("connection %s:%d closed: %s", *conn.peer, conn.close_reason)
+            took = conn.loop.time() - conn.started
+            log.info("association %s -> %s: %s; %d requests in %.3f s; closed: %s",
+                     conn.describe(), conn.called_ae, conn.summary, conn.requests_received,
+                     took, conn.close_reason)
+        elif not conn.close_reason.startswith("rejected"):
+            log.info("connection %s:%d closed before association: %s", *conn.peer,
+                     conn.close_reason)
 
     def _reject(self, conn: Connection, result: int, source: int, reason: int, why: str) -> None:
         log.info("association from %s to %s rejected: %s", conn.describe(),
@@ -181,8 +189,10 @@ class Server:
         conn.core.accept(ac)
         conn.start_idle_timer()
         self.total_associations += 1
-        log.info("association from %s to %s accepted: %s", conn.describe(), rq.called_ae_title,
-                 describe_contexts(result.ac_contexts, conn))
+        if log.isEnabledFor(logging.INFO):
+            conn.summary = describe_contexts(result.ac_contexts, conn)
+            log.debug("association %s -> %s accepted: %s", conn.describe(), rq.called_ae_title,
+                      conn.summary)
 
 
 def describe_contexts(contexts: Collection[PresentationContextAC], conn: Connection) -> str:
