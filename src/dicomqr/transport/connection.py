@@ -287,7 +287,10 @@ class Connection(asyncio.Protocol):
     def _flush(self) -> None:
         out = self.core.data_to_send()
         if out and self.transport is not None and not self.transport.is_closing():
-            self.transport.writelines(out)
+            if len(out) == 1:
+                self.transport.write(out[0])
+            else:
+                self.transport.writelines(out)
         if self.core.wants_close and self.transport is not None:
             self.transport.close()
 
