@@ -13,9 +13,9 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
-from pathlib import Path
 from collections.abc import Coroutine, Sequence
 from concurrent.futures import Future
+from pathlib import Path
 from typing import Any, TypeVar
 
 from . import uids

@@ -110,7 +110,7 @@ async def test_pdu_longer_than_negotiated_maximum(server: dicomqr.Server) -> Non
 async def test_peer_closes_mid_dataset_leaves_no_file(
     server: dicomqr.Server, archive_dir: Path
 ) -> None:
-    reader, writer = await established(server.port)
+    _, writer = await established(server.port)
     rq = dimse.CStoreRQ(message_id=1, affected_sop_class_uid=CT,
                         affected_sop_instance_uid="1.2.3.4.5.6.7",
                         priority=dimse.Priority.MEDIUM)
@@ -180,7 +180,7 @@ async def test_idle_association_is_aborted(archive_dir: Path) -> None:
                          timeouts=dicomqr.Timeouts(idle=0.3))
     await srv.start("127.0.0.1", 0)
     try:
-        reader, writer = await established(srv.port)
+        reader, _ = await established(srv.port)
         answer = await read_pdu(reader)
         assert isinstance(answer, P.AAbort)
         await assert_closed(reader)

@@ -181,7 +181,8 @@ async def test_50_concurrent_associations_20_instances_each(
 
 async def test_no_acceptable_context_is_rejected(server: dicomqr.Server) -> None:
     with pytest.raises(AssociationRejectedError) as info:
-        await connect("127.0.0.1", server.port, [Proposal("1.2.3.4.5.6", (uids.IMPLICIT_VR_LITTLE_ENDIAN,))])
+        await connect("127.0.0.1", server.port,
+                      [Proposal("1.2.3.4.5.6", (uids.IMPLICIT_VR_LITTLE_ENDIAN,))])
     assert (info.value.result, info.value.source, info.value.reason) == (1, 1, 1)
     # the server still serves
     conn = await connect("127.0.0.1", server.port, VERIFICATION)

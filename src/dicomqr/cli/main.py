@@ -34,8 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="more log output (-v: info, -vv: debug)")
     parser.add_argument("-q", "--quiet", action="store_true", help="only errors")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name, module in COMMANDS.items():
-        module.add_parser(sub)  # type: ignore[attr-defined]
+    for module in COMMANDS.values():
+        module.add_parser(sub)
     return parser
 
 
@@ -53,7 +53,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         stream=sys.stderr)
     module = COMMANDS[args.command]
     try:
-        return run(module.execute(args))  # type: ignore[attr-defined, no-any-return]
+        return run(module.execute(args))
     except KeyboardInterrupt:
         return 130
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 import enum
 from collections import deque
 from collections.abc import Callable
+from typing import ClassVar
 
 from . import pdu as _pdu
 from .errors import (
@@ -420,7 +421,7 @@ class Association:
         self._start_artim()
         return None
 
-    _ACTIONS: dict[Action, Callable[[Association, object], State | None]] = {}
+    _ACTIONS: ClassVar[dict[Action, Callable[[Association, object], State | None]]] = {}
 
 
 Association._ACTIONS = {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .. import status
+from .. import status as _status
 from ..errors import DicomqrError
 from ..protocol import dimse
 from ..protocol.negotiation import AcceptedContext
@@ -26,15 +26,15 @@ class Response:
     dataset: bytes | None = None
 
     @property
-    def category(self) -> status.Category:
-        return status.category_of(self.status)
+    def category(self) -> _status.Category:
+        return _status.category_of(self.status)
 
     @property
     def ok(self) -> bool:
-        return self.category in (status.Category.SUCCESS, status.Category.WARNING)
+        return self.category in (_status.Category.SUCCESS, _status.Category.WARNING)
 
     def __str__(self) -> str:
-        text = status.describe(self.status)
+        text = _status.describe(self.status)
         comment = getattr(self.message, "error_comment", None)
         return f"{text} ({comment})" if comment else text
 
@@ -65,5 +65,5 @@ async def request_response(conn: Connection, context_id: int, rq: dimse.Message,
         incoming = await conn.next_response(queue)
     finally:
         conn.close_exchange(msg_id)
-    code = getattr(incoming.message, "status", status.PROCESSING_FAILURE)
+    code = getattr(incoming.message, "status", _status.PROCESSING_FAILURE)
     return Response(code, incoming.message, incoming.dataset)

@@ -14,6 +14,7 @@ when it must (another uncompressed transfer syntax).
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import logging
@@ -26,8 +27,8 @@ from pathlib import Path
 
 from .. import status, uids
 from ..protocol import dimse
-from ..transport.connection import Connection, IncomingMessage
 from ..transport.config import IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME
+from ..transport.connection import Connection, IncomingMessage
 from .part10 import encode_file_meta
 
 log = logging.getLogger("dicomqr.store")
@@ -103,14 +104,10 @@ class _FileSink:
     def discard(self) -> None:
         if self.fd >= 0:
             fd, self.fd = self.fd, -1
-            try:
+            with contextlib.suppress(OSError):
                 os.close(fd)
-            except OSError:
-                pass
-        try:
+        with contextlib.suppress(OSError):
             os.unlink(self.tmp)
-        except OSError:
-            pass
 
 
 _CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)

@@ -166,7 +166,6 @@ async def _dataset_bytes(source: StoreSource, target_ts: str) -> bytes:
             raise NoContextError(
                 f"{source.path}: stored in {uids.name_of(source.transfer_syntax_uid)}, "
                 "which the peer did not accept, and dicomqr does not decompress to send")
-        ds.file_meta = getattr(ds, "file_meta", Dataset())
         return encode_dataset(ds, target_ts)
 
     return await asyncio.to_thread(convert)
