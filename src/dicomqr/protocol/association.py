@@ -95,7 +95,8 @@ class Association:
         self._reader = PDUReader(max_pdu_length=max_pdu_length)
         self._out: list[bytes | memoryview] = []
         self._events: deque[Event | _NeedData] = deque()
-        self._closed_reported = False
+        # Nothing to report until a connection exists (AE-1 / AE-5 leave Sta1).
+        self._closed_reported = True
         self._release_requested_by_us = False
         self._eof = False
         self._broken = False
@@ -185,7 +186,6 @@ class Association:
         :meth:`connection_made`."""
         if self.role is not Role.REQUESTOR:
             raise LocalProtocolError("only a requestor sends an A-ASSOCIATE-RQ")
-        self._pending_rq = rq
         self._fire(Evt.EVT1, rq)
 
     def connection_made(self) -> None:
@@ -242,11 +242,19 @@ class Association:
         if next_state is None:
             next_state = transition.next_state
         assert next_state is not None, action
+        if next_state is State.STA1:
+            # The transport connection is closed (or being closed): bytes an
+            # earlier action queued and the driver has not taken yet can no
+            # longer be sent, and nothing may follow ConnectionClosed.
+            self._out.clear()
         self.state = next_state
 
     # Association establishment (PS3.8 Table 9-6)
     def _ae_1(self, payload: object) -> State | None:
-        return None  # the driver connects; nothing queued
+        assert isinstance(payload, _pdu.AAssociateRQ)
+        self._pending_rq = payload  # sent by AE-2 once the driver has connected
+        self._closed_reported = False
+        return None
 
     def _ae_2(self, payload: object) -> State | None:
         assert self._pending_rq is not None
@@ -267,6 +275,7 @@ class Association:
         return None
 
     def _ae_5(self, payload: object) -> State | None:
+        self._closed_reported = False
         self._start_artim()
         return None
 
@@ -356,24 +365,29 @@ class Association:
     # Abort (Table 9-9)
     def _aa_1(self, payload: object) -> State | None:
         # PS3.8 names the service-user as source; for a PDU the peer got wrong
-        # we send the provider source with the reason, which says more (as AA-8).
+        # (Sta2) we send the provider source with the reason, which says more
+        # (as AA-8).  AA-1 issues no indication: in Sta2 our user knows of no
+        # association yet, and after Evt15 the user asked for the abort.
         if isinstance(payload, RemoteProtocolError):
-            self._provider_abort(payload.reason, f"protocol error: {payload}")
+            self._provider_abort(payload.reason, f"protocol error: {payload}", indicate=False)
         elif isinstance(payload, int):
             self.close_reason = "aborted by local user"
             self._abort_sent = True
             self._out.append(_pdu.encode(_pdu.AAbort(source=ABORT_SOURCE_USER, reason=0)))
         else:
-            self._provider_abort(REASON_UNEXPECTED_PDU, f"unexpected {type(payload).__name__}")
+            self._provider_abort(
+                REASON_UNEXPECTED_PDU, f"unexpected {type(payload).__name__}", indicate=False
+            )
         self._start_artim()
         return None
 
-    def _provider_abort(self, reason: int, message: str) -> None:
+    def _provider_abort(self, reason: int, message: str, *, indicate: bool = True) -> None:
         self._abort_sent = True
         self._out.append(_pdu.encode(_pdu.AAbort(source=ABORT_SOURCE_PROVIDER, reason=reason)))
-        self._events.append(
-            Aborted(source=ABORT_SOURCE_PROVIDER, reason=reason, local=True, message=message)
-        )
+        if indicate:  # the A-P-ABORT indication of AA-8
+            self._events.append(
+                Aborted(source=ABORT_SOURCE_PROVIDER, reason=reason, local=True, message=message)
+            )
         self.close_reason = message
 
     def _aa_2(self, payload: object) -> State | None:
@@ -408,6 +422,7 @@ class Association:
     def _aa_7(self, payload: object) -> State | None:
         reason = payload.reason if isinstance(payload, RemoteProtocolError) else \
             REASON_UNEXPECTED_PDU
+        self._abort_sent = True  # nothing more to say: see wants_close
         self._out.append(_pdu.encode(_pdu.AAbort(source=ABORT_SOURCE_PROVIDER, reason=reason)))
         return None
 

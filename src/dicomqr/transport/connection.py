@@ -513,8 +513,14 @@ class Connection(asyncio.Protocol):
         """A-ABORT (service user) and close."""
         if self.core.wants_close:
             return
-        self.core.abort()
-        self._pump()
+        if self.core.state.name in ("STA2", "STA13"):
+            # No association to abort (awaiting the RQ, or already released /
+            # rejected and awaiting the close): PS3.8 has no A-ABORT here.
+            if self.transport is not None:
+                self.transport.close()
+        else:
+            self.core.abort()
+            self._pump()
         self._fail_all(AssociationAborted("aborted by local user", 0, 0))
 
     # ------------------------------------------------------------------ bookkeeping

@@ -62,9 +62,7 @@ class Pair:
 
     def __init__(self, *, artim_timeout: float = 30.0, chunk: int = 0) -> None:
         self.clock = FakeClock()
-        self.requestor = Association(
-            Role.REQUESTOR, clock=self.clock, artim_timeout=artim_timeout
-        )
+        self.requestor = Association(Role.REQUESTOR, clock=self.clock, artim_timeout=artim_timeout)
         self.acceptor = Association(Role.ACCEPTOR, clock=self.clock, artim_timeout=artim_timeout)
         self.chunk = chunk
         self.history: dict[Role, list[Event]] = {Role.REQUESTOR: [], Role.ACCEPTOR: []}
