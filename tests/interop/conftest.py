@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,21 +24,41 @@ class StoreSCP:
         return sorted(p for p in self.out_dir.iterdir() if p.is_file())
 
 
-#: storescp as a reference receiver: accept every transfer syntax it knows
-#: (+xa), write each dataset exactly as it came off the wire (+B, bit
-#: preserving), one file per C-STORE even when SOP Instance UIDs repeat (+uf).
-STORESCP_FLAGS = ("+xa", "+B", "+uf", "-ta", "10", "-td", "30")
+#: storescp accepts every transfer syntax it knows (+xa) and writes one file
+#: per C-STORE even when SOP Instance UIDs repeat (+uf); DCMTK's own
+#: timeouts for ACSE and DIMSE messages.
+STORESCP_FLAGS = ("+xa", "+uf", "-ta", "10", "-td", "30")
+#: ... and as a reference receiver it writes each dataset exactly as it came
+#: off the wire, without parsing it (+B, bit preserving).
+BIT_PRESERVING = "+B"
+
+
+@contextlib.asynccontextmanager
+async def start_storescp(tmp_path: Path, *, bit_preserving: bool,
+                         name: str = "storescp") -> AsyncIterator[StoreSCP]:
+    out = tmp_path / name
+    out.mkdir()
+    for attempt in range(3):  # the free port may be taken before storescp binds it
+        port = free_port()
+        argv = (dcmtk("storescp"), *STORESCP_FLAGS,
+                *([BIT_PRESERVING] if bit_preserving else []),
+                "-aet", "STORESCP", "-od", str(out), str(port))
+        async with background(argv, tmp_path / f"{name}.log", env=dcmtk_env()) as proc:
+            try:
+                await proc.wait_listening(port)
+            except AssertionError:
+                if proc.returncode is None or attempt == 2:
+                    raise
+                continue
+            yield StoreSCP(port, "STORESCP", out, proc)
+            return
 
 
 @pytest.fixture
 async def storescp(tmp_path: Path) -> AsyncIterator[StoreSCP]:
-    out = tmp_path / "storescp"
-    out.mkdir()
-    port = free_port()
-    argv = (dcmtk("storescp"), *STORESCP_FLAGS, "-aet", "STORESCP", "-od", str(out), str(port))
-    async with background(argv, tmp_path / "storescp.log", env=dcmtk_env()) as proc:
-        await proc.wait_listening(port)
-        yield StoreSCP(port, "STORESCP", out, proc)
+    """storescp in bit-preserving mode: its files hold the bytes it received."""
+    async with start_storescp(tmp_path, bit_preserving=True) as scp:
+        yield scp
 
 
 @pytest.fixture(scope="session")

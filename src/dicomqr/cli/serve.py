@@ -6,6 +6,8 @@ import argparse
 import asyncio
 import logging
 import signal
+import ssl
+import sys
 
 from ..services.scp import ServiceDispatcher, acceptor_policy
 from ..services.store import FileArchive
@@ -69,8 +71,14 @@ def build_server(args: argparse.Namespace) -> Server:
 
 
 async def execute(args: argparse.Namespace) -> int:
-    server = build_server(args)
-    await server.start(args.host, args.port)
+    try:
+        server = build_server(args)
+        await server.start(args.host, args.port)
+    except (OSError, ssl.SSLError) as exc:
+        where = f"{args.host or '*'}:{args.port}"
+        print(f"serve: cannot start on {where} with archive {args.archive}: {exc}",
+              file=sys.stderr)
+        return 2
     where = ", ".join(f"{h}:{p}" for h, p in server.sockets)
     log.info("%s listening on %s, archive %s", args.ae_title, where, args.archive)
     loop = asyncio.get_running_loop()

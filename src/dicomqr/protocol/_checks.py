@@ -86,7 +86,8 @@ def check_context_id(name: str, value: object) -> int:
 
 def check_uid(name: str, value: object) -> str:
     """PS3.5 §9.1 UID: 1 to 64 characters of digits and dots."""
-    if type(value) is not str or len(value) > 64 or not _UID_RE.match(value):
+    # str subclasses are fine: pydicom hands out UIDs as its ``UID`` class
+    if not isinstance(value, str) or len(value) > 64 or not _UID_RE.match(value):
         raise fail(f"{name} must be a UID (digits and dots, 1..64 characters), not {value!r}")
     return value
 

@@ -195,6 +195,13 @@ async def store_file(conn: Connection, source: StoreSource,
     """Send one instance (C-STORE-RQ) and return the C-STORE-RSP."""
     context_id, ts = choose_context(conn, source)
     dataset = await _dataset_bytes(source, ts)
+    if len(dataset) % 2:
+        # PS3.8 Annex E.1: every fragment has an even length, and strict peers
+        # (DCMTK) abort on an odd one.  A deflated stream of odd length gets
+        # one trailing NUL (PS3.5 A.5, as DCMTK writes it); any other odd data
+        # set is malformed already, and is padded the same way rather than
+        # taking the association down.
+        dataset += b"\x00"
     rq = dimse.CStoreRQ(
         message_id=conn.next_message_id(),
         affected_sop_class_uid=source.sop_class_uid,

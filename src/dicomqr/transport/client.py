@@ -54,6 +54,12 @@ class Proposal:
     abstract_syntax: str
     transfer_syntaxes: tuple[str, ...]
 
+    def __post_init__(self) -> None:
+        # plain str and tuple, whatever was given (pydicom UIDs, lists)
+        object.__setattr__(self, "abstract_syntax", str(self.abstract_syntax))
+        object.__setattr__(self, "transfer_syntaxes",
+                           tuple(str(ts) for ts in self.transfer_syntaxes))
+
 
 def build_contexts(proposals: Iterable[Proposal]) -> tuple[PresentationContextRQ, ...]:
     contexts = []

@@ -183,6 +183,7 @@ class Connection(asyncio.Protocol):
         on_associate: Callable[[Connection, AssociationRequested], None] | None = None,
         handler: RequestHandler | None = None,
         on_closed: Callable[[Connection], None] | None = None,
+        on_made: Callable[[Connection], None] | None = None,
     ) -> None:
         self.loop = asyncio.get_running_loop()
         self.limits = limits
@@ -193,6 +194,7 @@ class Connection(asyncio.Protocol):
         self._on_associate = on_associate
         self.handler = handler
         self._on_closed = on_closed
+        self._on_made = on_made
         self.transport: asyncio.Transport | None = None
         self.peer: tuple[str, int] = ("", 0)
         #: Negotiated: accepted contexts by id, peer's max PDU, async window.
@@ -235,6 +237,8 @@ class Connection(asyncio.Protocol):
         if isinstance(peer, tuple):
             self.peer = (str(peer[0]), int(peer[1]))
         self._last_rx = self.loop.time()
+        if self._on_made is not None:
+            self._on_made(self)
         self.core.connection_made()
         self._pump()
 

@@ -115,9 +115,11 @@ class Server:
             limits=self.limits,
             timeouts=self.timeouts,
             on_associate=self._on_associate,
+            on_made=self.connections.add,
             on_closed=self._on_closed,
         )
-        self.connections.add(conn)
+        # Registered once the transport is made: a TLS handshake that fails
+        # never calls connection_made nor connection_lost.
         return conn
 
     def _on_closed(self, conn: Connection) -> None:
