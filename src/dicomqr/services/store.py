@@ -51,9 +51,9 @@ def safe_file_name(uid: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class StoredInstance:
-    """What the SCP knows of an instance it has just stored."""
+    """What the SCP knows of an instance it has just stored (``path`` as a str)."""
 
-    path: Path
+    path: str
     sop_class_uid: str
     sop_instance_uid: str
     transfer_syntax_uid: str
@@ -64,7 +64,7 @@ class StoredInstance:
 class _FileSink:
     """Streams one dataset into a temporary Part 10 file (a ``DatasetSink``)."""
 
-    __slots__ = ("closed", "error", "fd", "size", "tmp")
+    __slots__ = ("closed", "error", "fd", "head", "size", "tmp")
 
     def __init__(self, tmp: str, header: bytes) -> None:
         self.tmp = tmp
@@ -72,9 +72,11 @@ class _FileSink:
         self.size = 0
         self.closed = False
         self.fd = -1
+        # The header goes out with the first fragment: one system call less
+        # per instance, which counts when instances are small.
+        self.head: bytes | None = header
         try:
             self.fd = os.open(tmp, _CREATE_FLAGS, 0o644)
-            _write_all(self.fd, header)
         except OSError as exc:
             self._fail(exc)
 
@@ -82,7 +84,12 @@ class _FileSink:
         if self.fd < 0:
             return
         try:
-            _write_all(self.fd, data)
+            if self.head is not None:
+                head, self.head = self.head, None
+                if os.writev(self.fd, (head, data)) != len(head) + len(data):
+                    raise OSError(errno.EIO, "short write")
+            else:
+                _write_all(self.fd, data)
             self.size += len(data)
         except OSError as exc:
             self._fail(exc)
@@ -92,6 +99,9 @@ class _FileSink:
         if self.fd >= 0:
             fd, self.fd = self.fd, -1
             try:
+                if self.head is not None:  # an empty dataset
+                    _write_all(fd, self.head)
+                    self.head = None
                 os.close(fd)
             except OSError as exc:
                 self._fail(exc)
@@ -170,17 +180,17 @@ class FileArchive:
         return f"{folder}/{name}.dcm"
 
     def commit(self, sink: _FileSink, uid: str) -> str:
-        """Move a finished file to its final name; never overwrite another."""
+        """Move a finished file to its final name; never overwrite another.
+
+        The check and the rename run without a pause in the event loop, so no
+        other association of this process can take the name in between.
+        """
         path = self._final_path(uid)
         n = 1
-        while True:
-            try:
-                os.link(sink.tmp, path)
-                break
-            except FileExistsError:
-                n += 1
-                path = f"{path.rsplit('/', 1)[0]}/{safe_file_name(uid)}_{n}.dcm"
-        os.unlink(sink.tmp)
+        while os.path.lexists(path):
+            n += 1
+            path = f"{path.rsplit('/', 1)[0]}/{safe_file_name(uid)}_{n}.dcm"
+        os.rename(sink.tmp, path)
         return path
 
     def _finish(self, conn: Connection, request: IncomingMessage
@@ -200,7 +210,7 @@ class FileArchive:
                 error = exc
             else:
                 return status.SUCCESS, "", StoredInstance(
-                    Path(path), rq.affected_sop_class_uid, rq.affected_sop_instance_uid,
+                    path, rq.affected_sop_class_uid, rq.affected_sop_instance_uid,
                     request.context.transfer_syntax, conn.calling_ae, sink.size)
         full = error.errno in (errno.ENOSPC, errno.EDQUOT)
         log.error("%s: C-STORE %s not stored: %s", conn.describe(),
