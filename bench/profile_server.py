@@ -26,6 +26,7 @@ import sys
 import time
 from pathlib import Path
 
+import echo_client
 import gen_data
 import run as bench
 
@@ -48,7 +49,9 @@ IDLE = re.compile(r"^(?:EpollSelector\.select|select|poll|run_forever) \(|uvloop
 
 
 def collapse(raw: Path, top: int) -> str:
-    """Self and inclusive sample counts per function from py-spy's raw (collapsed) output."""
+    """Self and inclusive sample counts per function from py-spy's raw (collapsed) output.
+    Under uvloop a leaf ``Runner.run`` is time inside uvloop's C code (libuv I/O, system
+    calls), which py-spy cannot see into without ``--native``."""
     own: collections.Counter[str] = collections.Counter()
     incl: collections.Counter[str] = collections.Counter()
     total = idle = 0
@@ -77,7 +80,7 @@ def collapse(raw: Path, top: int) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--receiver", default="dicomqr", choices=sorted(bench.RECEIVERS))
-    ap.add_argument("--row", default="small", choices=["small", "large"])
+    ap.add_argument("--row", default="small", choices=["small", "large", "echo"])
     ap.add_argument("--tool", default="py-spy" if shutil.which("py-spy") else "cprofile",
                     choices=["py-spy", "cprofile"])
     ap.add_argument("--count", type=int, help="instances (default: the row's standard count)")
@@ -87,10 +90,12 @@ def main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
 
     work: Path = a.work.resolve()
-    count = a.count or (gen_data.SMALL_DEFAULT if a.row == "small"
-                        else gen_data.LARGE_DEFAULT)
-    folder, _manifest = gen_data.ensure(work, a.row, count)
-    bench.warm_page_cache(folder)
+    count = a.count or {"small": gen_data.SMALL_DEFAULT, "large": gen_data.LARGE_DEFAULT,
+                        "echo": 2000}[a.row]
+    folder: Path | None = None
+    if a.row != "echo":
+        folder, _manifest = gen_data.ensure(work, a.row, count)
+        bench.warm_page_cache(folder)
     outdir = work / "profile"
     outdir.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
@@ -120,14 +125,19 @@ def main(argv: list[str] | None = None) -> int:
                                     "--output", str(prof_out)],
                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
             time.sleep(1.0)  # let it attach
-        t0 = time.perf_counter()
-        proc = subprocess.run(bench.storescu_cmd(port, rec.ae_title, folder),
-                              env=bench.dcmtk_env(), stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, timeout=600, check=False)
-        seconds = time.perf_counter() - t0
-        files = bench.received_stats(archive)[0]
-        print(f"storescu exit {proc.returncode}, {seconds:.2f} s, {count / seconds:.0f} inst/s "
-              f"(profiled: slower than unprofiled), {files} files received")
+        if folder is None:
+            seconds = echo_client.echo_loop(bench.HOST, port, rec.ae_title, count)
+            print(f"{count} echo associations, {seconds:.2f} s, "
+                  f"{1000 * seconds / count:.3f} ms each (profiled: slower than unprofiled)")
+        else:
+            t0 = time.perf_counter()
+            proc = subprocess.run(bench.storescu_cmd(port, rec.ae_title, folder),
+                                  env=bench.dcmtk_env(), stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT, timeout=600, check=False)
+            seconds = time.perf_counter() - t0
+            files = bench.received_stats(archive)[0]
+            print(f"storescu exit {proc.returncode}, {seconds:.2f} s, {count / seconds:.0f} "
+                  f"inst/s (profiled: slower than unprofiled), {files} files received")
         if spy is not None:
             spy.send_signal(signal.SIGINT)
             spy.wait(30)

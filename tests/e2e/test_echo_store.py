@@ -240,3 +240,18 @@ async def test_association_limit(archive_dir: Path) -> None:
         await c.release()
     finally:
         await srv.close()
+
+
+async def test_server_sockets_have_tcp_nodelay(server: dicomqr.Server) -> None:
+    """Nagle would cost ~40 ms a message: every accepted socket must have it off."""
+    import socket
+
+    conn = await connect("127.0.0.1", server.port, VERIFICATION)
+    (server_side,) = server.connections
+    assert server_side.transport is not None
+    sock = server_side.transport.get_extra_info("socket")
+    assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
+    assert conn.transport is not None
+    client_sock = conn.transport.get_extra_info("socket")
+    assert client_sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
+    await conn.release()

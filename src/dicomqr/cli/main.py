@@ -9,7 +9,7 @@ import sys
 from collections.abc import Coroutine, Sequence
 from typing import Any
 
-from . import echo, serve, store
+from . import echo, logsetup, serve, store
 
 __all__ = ["main"]
 
@@ -49,8 +49,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         level = logging.DEBUG
     if args.quiet:
         level = logging.ERROR
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-                        stream=sys.stderr)
+    logsetup.setup(level, buffered=args.command == "serve")
     module = COMMANDS[args.command]
     try:
         return run(module.execute(args))

@@ -15,11 +15,13 @@ when it must (another uncompressed transfer syntax).
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import errno
 import hashlib
 import logging
 import os
 import re
+import sys
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -123,6 +125,44 @@ class _FileSink:
 _CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
 
 
+def _load_renameat2() -> Callable[[bytes, bytes], int] | None:
+    """Linux renameat2(RENAME_NOREPLACE): rename unless the target exists,
+    atomically, in one system call."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        func = libc.renameat2
+    except (OSError, AttributeError):
+        return None
+    func.argtypes = (ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint)
+    func.restype = ctypes.c_int
+
+    def call(src: bytes, dst: bytes) -> int:
+        return 0 if func(-100, src, -100, dst, 1) == 0 else ctypes.get_errno()
+
+    return call
+
+
+_renameat2 = _load_renameat2() if sys.platform.startswith("linux") else None
+
+
+def _rename_noreplace(src: str, dst: str) -> bool:
+    """Rename ``src`` to ``dst``; False (and nothing done) if ``dst`` exists."""
+    global _renameat2
+    if _renameat2 is not None:
+        err = _renameat2(os.fsencode(src), os.fsencode(dst))
+        if err == 0:
+            return True
+        if err == errno.EEXIST:
+            return False
+        if err not in (errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
+            raise OSError(err, os.strerror(err), src, None, dst)
+        _renameat2 = None  # this kernel or file system cannot: check, then rename
+    if os.path.lexists(dst):
+        return False
+    os.rename(src, dst)
+    return True
+
+
 def _write_all(fd: int, data: bytes | memoryview) -> None:
     written = os.write(fd, data)
     if written < len(data):  # short writes happen on full disks and signals
@@ -187,10 +227,9 @@ class FileArchive:
         """
         path = self._final_path(uid)
         n = 1
-        while os.path.lexists(path):
+        while not _rename_noreplace(sink.tmp, path):
             n += 1
             path = f"{path.rsplit('/', 1)[0]}/{safe_file_name(uid)}_{n}.dcm"
-        os.rename(sink.tmp, path)
         return path
 
     def _finish(self, conn: Connection, request: IncomingMessage
