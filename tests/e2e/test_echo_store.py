@@ -255,3 +255,15 @@ async def test_server_sockets_have_tcp_nodelay(server: dicomqr.Server) -> None:
     client_sock = conn.transport.get_extra_info("socket")
     assert client_sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
     await conn.release()
+
+
+async def test_release_collision(server: dicomqr.Server) -> None:
+    """Both sides ask to release at once (PS3.8 §9.2.1): both end released."""
+    conn = await connect("127.0.0.1", server.port, VERIFICATION)
+    assert (await dicomqr.echo(conn)).status == 0
+    (server_side,) = server.connections
+    # Both A-RELEASE-RQs are written before either side reads the other's.
+    await asyncio.wait_for(asyncio.gather(conn.release(), server_side.release()), 5)
+    assert conn.closed.done() and server_side.closed.done()
+    assert conn.aborted is None and server_side.aborted is None
+    assert conn.core.state.name == "STA1" and server_side.core.state.name == "STA1"

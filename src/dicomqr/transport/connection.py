@@ -322,6 +322,10 @@ class Connection(asyncio.Protocol):
         elif isinstance(event, ReleaseRequested):
             self._on_release_requested(event)
         elif isinstance(event, ReleaseConfirmed):
+            if self.core.state.name == "STA12":
+                # Release collision, acceptor side: the peer answered our
+                # request (AR-10); now we answer theirs (AR-4).
+                self.core.release_response()
             if self._release_waiter is not None and not self._release_waiter.done():
                 self._release_waiter.set_result(None)
         elif isinstance(event, Aborted):
@@ -340,9 +344,12 @@ class Connection(asyncio.Protocol):
             if self.core.state.name in ("STA8", "STA9", "STA10", "STA12"):
                 self.core.release_response()
                 self._pump()
-        if event.collision and self.core.role is Role.REQUESTOR:
-            # Sta9: the requestor answers first (AR-9), then waits for the RP.
-            self.core.release_response()
+        if event.collision:
+            # PS3.8 §9.2.1: the requestor answers first (Sta9, AR-9) and then
+            # waits for the acceptor's answer; the acceptor (Sta10) waits for
+            # that answer before it answers (Sta12).
+            if self.core.role is Role.REQUESTOR:
+                self.core.release_response()
             return
         if self._in_flight == 0:
             self.core.release_response()
