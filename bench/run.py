@@ -824,8 +824,8 @@ def render(results: dict[str, Any]) -> str:
     out: list[str] = []
     out.append("# dicomqr benchmark: C-STORE and C-ECHO against DCMTK storescp and pynetdicom\n")
     out.append(f"Measured {meta['date']} (harness wall time {meta['wall_s']:.0f} s). "
-               f"Command: `{meta['command']}` (in `{meta['cwd']}`"
-               f"{', DICOMQR_BENCH_WORK=' + meta['env_work'] if meta.get('env_work') else ''}).\n")
+               f"Command: `{meta['command']}` (from the repository root"
+               f"{', with DICOMQR_BENCH_WORK set' if meta.get('env_work') else ''}).\n")
     if meta.get("nonstandard"):
         out.append(f"**Non-standard run:** {meta['nonstandard']}\n")
     out.append("Medians of the repetitions; spread is min-max of the repetitions and ±% is half "
