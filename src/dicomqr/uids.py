@@ -224,3 +224,240 @@ def short_name_of(uid: str) -> str:
 # information model each belongs to and the operation (FIND/GET/MOVE) it
 # serves are added here with the service classes: one table, read by the
 # services, the CLI and the conformance generator.
+#
+# Kept inside this section on purpose (the rest of the module is not touched),
+# hence the late imports.
+
+import enum as _enum  # noqa: E402
+from collections.abc import Iterable as _Iterable  # noqa: E402
+
+
+class QRService(_enum.StrEnum):
+    """The DIMSE-C operation a Q/R SOP class is for (PS3.4 C.4.1, C.4.2, C.4.3)."""
+
+    FIND = "FIND"
+    GET = "GET"
+    MOVE = "MOVE"
+
+    @property
+    def dimse(self) -> str:
+        """The DIMSE service name: ``C-FIND``, ``C-GET`` or ``C-MOVE``."""
+        return f"C-{self.value}"
+
+
+class QRModel(_enum.Enum):
+    """The information model a Q/R SOP class queries or retrieves from.
+
+    The value is the model's name; :attr:`annex` is the PS3.4 annex that
+    defines it and :attr:`service_class` the service class it belongs to,
+    which decides the status table its responses are read against
+    (:mod:`dicomqr.status`).
+    """
+
+    PATIENT_ROOT = "Patient Root Query/Retrieve Information Model"
+    STUDY_ROOT = "Study Root Query/Retrieve Information Model"
+    PATIENT_STUDY_ONLY = "Patient/Study Only Query/Retrieve Information Model"
+    COMPOSITE_INSTANCE_ROOT = "Composite Instance Root Information Model"
+    WITHOUT_BULK_DATA = "Composite Instance Retrieve Without Bulk Data Information Model"
+    DEFINED_PROCEDURE_PROTOCOL = "Defined Procedure Protocol Information Model"
+    PROTOCOL_APPROVAL = "Protocol Approval Information Model"
+    COLOR_PALETTE = "Color Palette Query/Retrieve Information Model"
+
+    @property
+    def annex(self) -> str:
+        """Where PS3.4 defines the model, e.g. ``C.6.2`` or ``HH``."""
+        return _QR_MODEL_ANNEX[self]
+
+    @property
+    def service_class(self) -> str:
+        """The PS3.4 service class the model belongs to."""
+        return _QR_MODEL_SERVICE_CLASS[self]
+
+
+_QR_MODEL_ANNEX: Final[Mapping[QRModel, str]] = MappingProxyType({
+    QRModel.PATIENT_ROOT: "C.6.1",
+    QRModel.STUDY_ROOT: "C.6.2",
+    QRModel.PATIENT_STUDY_ONLY: "C.6.3",
+    QRModel.COMPOSITE_INSTANCE_ROOT: "Y",
+    QRModel.WITHOUT_BULK_DATA: "Z",
+    QRModel.DEFINED_PROCEDURE_PROTOCOL: "HH",
+    QRModel.PROTOCOL_APPROVAL: "II",
+    QRModel.COLOR_PALETTE: "X",
+})
+
+QR_SERVICE_CLASS: Final = "Query/Retrieve"
+DEFINED_PROCEDURE_PROTOCOL_QR_SERVICE_CLASS: Final = "Defined Procedure Protocol Query/Retrieve"
+PROTOCOL_APPROVAL_QR_SERVICE_CLASS: Final = "Protocol Approval Query/Retrieve"
+COLOR_PALETTE_QR_SERVICE_CLASS: Final = "Color Palette Query/Retrieve"
+
+# Composite Instance Root Retrieve (Annex Y) and Composite Instance Retrieve
+# Without Bulk Data (Annex Z) are services of the Query/Retrieve Service
+# Class itself and answer with its statuses (PS3.4 C.4.2, C.4.3).
+_QR_MODEL_SERVICE_CLASS: Final[Mapping[QRModel, str]] = MappingProxyType({
+    QRModel.PATIENT_ROOT: QR_SERVICE_CLASS,
+    QRModel.STUDY_ROOT: QR_SERVICE_CLASS,
+    QRModel.PATIENT_STUDY_ONLY: QR_SERVICE_CLASS,
+    QRModel.COMPOSITE_INSTANCE_ROOT: QR_SERVICE_CLASS,
+    QRModel.WITHOUT_BULK_DATA: QR_SERVICE_CLASS,
+    QRModel.DEFINED_PROCEDURE_PROTOCOL: DEFINED_PROCEDURE_PROTOCOL_QR_SERVICE_CLASS,
+    QRModel.PROTOCOL_APPROVAL: PROTOCOL_APPROVAL_QR_SERVICE_CLASS,
+    QRModel.COLOR_PALETTE: COLOR_PALETTE_QR_SERVICE_CLASS,
+})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class QRSOPClass:
+    """One Query/Retrieve SOP class: its UID, PS3.6 name and keyword, the
+    operation it serves and the information model it works on."""
+
+    uid: str
+    name: str
+    keyword: str
+    service: QRService
+    model: QRModel
+    retired: bool = False
+
+    @property
+    def dimse(self) -> str:
+        """``C-FIND``, ``C-GET`` or ``C-MOVE``."""
+        return self.service.dimse
+
+
+# The UIDs of the 21 SOP classes of the seeds, one constant each.  Every UID
+# below is the one the seeds give, and each agrees with PS3.6 Table A-1 (as
+# carried by pydicom 3.0's UID dictionary).  Disagreements found, where the
+# standard wins and this table follows it:
+# - the Protocol Approval seed calls its SOP classes
+#   ``ProtocolApprovalInformationFind/Move/Get``; PS3.6 keywords are
+#   ``ProtocolApprovalInformationModelFind/Move/Get``;
+# - the Color Palette seed calls them ``ColorPaletteInformationModelFind``
+#   etc.; PS3.6 keywords are ``ColorPaletteQueryRetrieveInformationModelFind``
+#   etc.;
+# - the seeds do not say that the three Patient/Study Only SOP classes are
+#   retired; PS3.6 (and PS3.4 C.6.3) retire them, so ``retired=True`` here.
+#   They are still served: old peers propose them.
+PATIENT_ROOT_QR_FIND: Final = "1.2.840.10008.5.1.4.1.2.1.1"
+PATIENT_ROOT_QR_MOVE: Final = "1.2.840.10008.5.1.4.1.2.1.2"
+PATIENT_ROOT_QR_GET: Final = "1.2.840.10008.5.1.4.1.2.1.3"
+STUDY_ROOT_QR_FIND: Final = "1.2.840.10008.5.1.4.1.2.2.1"
+STUDY_ROOT_QR_MOVE: Final = "1.2.840.10008.5.1.4.1.2.2.2"
+STUDY_ROOT_QR_GET: Final = "1.2.840.10008.5.1.4.1.2.2.3"
+PATIENT_STUDY_ONLY_QR_FIND: Final = "1.2.840.10008.5.1.4.1.2.3.1"
+PATIENT_STUDY_ONLY_QR_MOVE: Final = "1.2.840.10008.5.1.4.1.2.3.2"
+PATIENT_STUDY_ONLY_QR_GET: Final = "1.2.840.10008.5.1.4.1.2.3.3"
+COMPOSITE_INSTANCE_ROOT_RETRIEVE_MOVE: Final = "1.2.840.10008.5.1.4.1.2.4.2"
+COMPOSITE_INSTANCE_ROOT_RETRIEVE_GET: Final = "1.2.840.10008.5.1.4.1.2.4.3"
+COMPOSITE_INSTANCE_RETRIEVE_WITHOUT_BULK_DATA_GET: Final = "1.2.840.10008.5.1.4.1.2.5.3"
+DEFINED_PROCEDURE_PROTOCOL_FIND: Final = "1.2.840.10008.5.1.4.20.1"
+DEFINED_PROCEDURE_PROTOCOL_MOVE: Final = "1.2.840.10008.5.1.4.20.2"
+DEFINED_PROCEDURE_PROTOCOL_GET: Final = "1.2.840.10008.5.1.4.20.3"
+PROTOCOL_APPROVAL_FIND: Final = "1.2.840.10008.5.1.4.1.1.200.4"
+PROTOCOL_APPROVAL_MOVE: Final = "1.2.840.10008.5.1.4.1.1.200.5"
+PROTOCOL_APPROVAL_GET: Final = "1.2.840.10008.5.1.4.1.1.200.6"
+COLOR_PALETTE_FIND: Final = "1.2.840.10008.5.1.4.39.2"
+COLOR_PALETTE_MOVE: Final = "1.2.840.10008.5.1.4.39.3"
+COLOR_PALETTE_GET: Final = "1.2.840.10008.5.1.4.39.4"
+
+
+def _qr(uid: str, name: str, keyword: str, service: QRService, model: QRModel,
+        retired: bool = False) -> QRSOPClass:
+    return QRSOPClass(uid=uid, name=name, keyword=keyword, service=service, model=model,
+                      retired=retired)
+
+
+_F, _G, _M = QRService.FIND, QRService.GET, QRService.MOVE
+_QR_ROWS: Final = (
+    # PS3.4 C.6.1: Patient Root
+    _qr(PATIENT_ROOT_QR_FIND, "Patient Root Query/Retrieve Information Model - FIND",
+        "PatientRootQueryRetrieveInformationModelFind", _F, QRModel.PATIENT_ROOT),
+    _qr(PATIENT_ROOT_QR_MOVE, "Patient Root Query/Retrieve Information Model - MOVE",
+        "PatientRootQueryRetrieveInformationModelMove", _M, QRModel.PATIENT_ROOT),
+    _qr(PATIENT_ROOT_QR_GET, "Patient Root Query/Retrieve Information Model - GET",
+        "PatientRootQueryRetrieveInformationModelGet", _G, QRModel.PATIENT_ROOT),
+    # PS3.4 C.6.2: Study Root
+    _qr(STUDY_ROOT_QR_FIND, "Study Root Query/Retrieve Information Model - FIND",
+        "StudyRootQueryRetrieveInformationModelFind", _F, QRModel.STUDY_ROOT),
+    _qr(STUDY_ROOT_QR_MOVE, "Study Root Query/Retrieve Information Model - MOVE",
+        "StudyRootQueryRetrieveInformationModelMove", _M, QRModel.STUDY_ROOT),
+    _qr(STUDY_ROOT_QR_GET, "Study Root Query/Retrieve Information Model - GET",
+        "StudyRootQueryRetrieveInformationModelGet", _G, QRModel.STUDY_ROOT),
+    # PS3.4 C.6.3: Patient/Study Only (retired)
+    _qr(PATIENT_STUDY_ONLY_QR_FIND, "Patient/Study Only Query/Retrieve Information Model - FIND",
+        "PatientStudyOnlyQueryRetrieveInformationModelFind", _F, QRModel.PATIENT_STUDY_ONLY,
+        retired=True),
+    _qr(PATIENT_STUDY_ONLY_QR_MOVE, "Patient/Study Only Query/Retrieve Information Model - MOVE",
+        "PatientStudyOnlyQueryRetrieveInformationModelMove", _M, QRModel.PATIENT_STUDY_ONLY,
+        retired=True),
+    _qr(PATIENT_STUDY_ONLY_QR_GET, "Patient/Study Only Query/Retrieve Information Model - GET",
+        "PatientStudyOnlyQueryRetrieveInformationModelGet", _G, QRModel.PATIENT_STUDY_ONLY,
+        retired=True),
+    # PS3.4 Annex Y: Composite Instance Root Retrieve (no FIND)
+    _qr(COMPOSITE_INSTANCE_ROOT_RETRIEVE_MOVE, "Composite Instance Root Retrieve - MOVE",
+        "CompositeInstanceRootRetrieveMove", _M, QRModel.COMPOSITE_INSTANCE_ROOT),
+    _qr(COMPOSITE_INSTANCE_ROOT_RETRIEVE_GET, "Composite Instance Root Retrieve - GET",
+        "CompositeInstanceRootRetrieveGet", _G, QRModel.COMPOSITE_INSTANCE_ROOT),
+    # PS3.4 Annex Z: Composite Instance Retrieve Without Bulk Data (GET only)
+    _qr(COMPOSITE_INSTANCE_RETRIEVE_WITHOUT_BULK_DATA_GET,
+        "Composite Instance Retrieve Without Bulk Data - GET",
+        "CompositeInstanceRetrieveWithoutBulkDataGet", _G, QRModel.WITHOUT_BULK_DATA),
+    # PS3.4 Annex HH: Defined Procedure Protocol Query/Retrieve
+    _qr(DEFINED_PROCEDURE_PROTOCOL_FIND, "Defined Procedure Protocol Information Model - FIND",
+        "DefinedProcedureProtocolInformationModelFind", _F, QRModel.DEFINED_PROCEDURE_PROTOCOL),
+    _qr(DEFINED_PROCEDURE_PROTOCOL_MOVE, "Defined Procedure Protocol Information Model - MOVE",
+        "DefinedProcedureProtocolInformationModelMove", _M, QRModel.DEFINED_PROCEDURE_PROTOCOL),
+    _qr(DEFINED_PROCEDURE_PROTOCOL_GET, "Defined Procedure Protocol Information Model - GET",
+        "DefinedProcedureProtocolInformationModelGet", _G, QRModel.DEFINED_PROCEDURE_PROTOCOL),
+    # PS3.4 Annex II: Protocol Approval Query/Retrieve
+    _qr(PROTOCOL_APPROVAL_FIND, "Protocol Approval Information Model - FIND",
+        "ProtocolApprovalInformationModelFind", _F, QRModel.PROTOCOL_APPROVAL),
+    _qr(PROTOCOL_APPROVAL_MOVE, "Protocol Approval Information Model - MOVE",
+        "ProtocolApprovalInformationModelMove", _M, QRModel.PROTOCOL_APPROVAL),
+    _qr(PROTOCOL_APPROVAL_GET, "Protocol Approval Information Model - GET",
+        "ProtocolApprovalInformationModelGet", _G, QRModel.PROTOCOL_APPROVAL),
+    # PS3.4 Annex X: Color Palette Query/Retrieve
+    _qr(COLOR_PALETTE_FIND, "Color Palette Query/Retrieve Information Model - FIND",
+        "ColorPaletteQueryRetrieveInformationModelFind", _F, QRModel.COLOR_PALETTE),
+    _qr(COLOR_PALETTE_MOVE, "Color Palette Query/Retrieve Information Model - MOVE",
+        "ColorPaletteQueryRetrieveInformationModelMove", _M, QRModel.COLOR_PALETTE),
+    _qr(COLOR_PALETTE_GET, "Color Palette Query/Retrieve Information Model - GET",
+        "ColorPaletteQueryRetrieveInformationModelGet", _G, QRModel.COLOR_PALETTE),
+)
+
+QR_SOP_CLASSES: Final[Mapping[str, QRSOPClass]] = MappingProxyType(
+    {row.uid: row for row in _QR_ROWS}
+)
+"""The 21 Query/Retrieve SOP classes of the seeds, by UID, grouped by model
+and in FIND, MOVE, GET order within a model."""
+
+
+def qr_sop_class(uid: str) -> QRSOPClass | None:
+    """The :class:`QRSOPClass` for ``uid``, or ``None`` if it is not one of the 21."""
+    return QR_SOP_CLASSES.get(uid)
+
+
+def as_qr_service(service: QRService | str) -> QRService:
+    """``FIND``, ``find``, ``C-FIND`` or the enum, as the enum; ``ValueError`` otherwise."""
+    return QRService(str(service).upper().removeprefix("C-"))
+
+
+def qr_sop_classes(
+    service: QRService | str | None = None,
+    model: QRModel | _Iterable[QRModel] | None = None,
+) -> tuple[QRSOPClass, ...]:
+    """The Q/R SOP classes for ``service`` (``FIND``/``GET``/``MOVE``, or the
+    enum) and ``model`` (one model or several), in :data:`QR_SOP_CLASSES` order.
+
+    ``None`` means any.  An unknown service name raises ``ValueError``.
+    """
+    wanted_service = None if service is None else as_qr_service(service)
+    if model is None:
+        models: frozenset[QRModel] | None = None
+    elif isinstance(model, QRModel):
+        models = frozenset((model,))
+    else:
+        models = frozenset(model)
+    return tuple(
+        row for row in _QR_ROWS
+        if (wanted_service is None or row.service is wanted_service)
+        and (models is None or row.model in models)
+    )

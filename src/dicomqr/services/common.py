@@ -34,7 +34,8 @@ class Response:
         return self.category in (_status.Category.SUCCESS, _status.Category.WARNING)
 
     def __str__(self) -> str:
-        text = _status.describe(self.status)
+        text = _status.describe(self.status,
+                                getattr(self.message, "affected_sop_class_uid", None))
         comment = getattr(self.message, "error_comment", None)
         return f"{text} ({comment})" if comment else text
 
