@@ -6,6 +6,7 @@ import argparse
 import sys
 import time
 
+from .. import uids
 from ..services.common import NoContextError
 from ..services.store_scu import StoreSource, proposals_for, scan, store_file
 from ..transport.client import AssociationRejectedError, connect
@@ -21,19 +22,33 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("paths", nargs="+", metavar="FILE|DIR", help="files or folders to send")
 
 
+def _contexts_needed(syntaxes: set[str]) -> int:
+    """Contexts :func:`proposals_for` makes for one SOP class with these syntaxes."""
+    fallback = {uids.EXPLICIT_VR_LITTLE_ENDIAN, uids.IMPLICIT_VR_LITTLE_ENDIAN} - syntaxes
+    return len(syntaxes) + (1 if fallback else 0)
+
+
 def _batches(sources: list[StoreSource]) -> list[list[StoreSource]]:
-    """Split the files so that each association needs at most 128 contexts."""
+    """Split the files so that each association needs at most 128 contexts
+    (in one pass: the count is kept per SOP class as files are added)."""
     batches: list[list[StoreSource]] = []
     current: list[StoreSource] = []
+    by_class: dict[str, set[str]] = {}
+    total = 0
     for src in sources:
-        trial = [*current, src]
-        try:
-            proposals_for(trial)
-        except ValueError:
-            batches.append(current)
-            current = [src]
-        else:
-            current = trial
+        syntaxes = by_class.get(src.sop_class_uid, set())
+        if src.transfer_syntax_uid not in syntaxes:
+            before = _contexts_needed(syntaxes) if syntaxes else 0
+            grown = syntaxes | {src.transfer_syntax_uid}
+            after = total - before + _contexts_needed(grown)
+            if after > 128 and current:
+                batches.append(current)
+                current, by_class = [], {}
+                grown = {src.transfer_syntax_uid}
+                after = _contexts_needed(grown)
+            by_class[src.sop_class_uid] = grown
+            total = after
+        current.append(src)
     if current:
         batches.append(current)
     return batches
