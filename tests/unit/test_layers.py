@@ -18,6 +18,7 @@ NOT_ALLOWED = {
     "protocol": {"transport", "services", "archive", "cli", "blocking", "query"},
     "transport": {"services", "archive", "cli", "blocking"},
     "services": {"archive", "cli"},
+    "query": {"protocol", "transport", "services", "archive", "cli", "blocking"},
 }
 
 
@@ -52,8 +53,9 @@ def test_imports_point_down(layer: str) -> None:
             assert top not in NOT_ALLOWED[layer], f"{path.name} imports {name}"
 
 
-def test_protocol_core_does_no_io() -> None:
-    for path in (SRC / "protocol").rglob("*.py"):
+@pytest.mark.parametrize("layer", ["protocol", "query"])
+def test_pure_layers_do_no_io(layer: str) -> None:
+    for path in (SRC / layer).rglob("*.py"):
         for module, level in imports(path):
             if level:
                 continue
