@@ -202,3 +202,22 @@ async def test_abort_from_peer_mid_dataset(server: dicomqr.Server, archive_dir: 
     await asyncio.sleep(0.05)
     assert stored_files(archive_dir) == []
     assert list((archive_dir / ".incoming").iterdir()) == []
+
+
+async def test_connections_that_never_associate_are_capped(archive_dir: Path) -> None:
+    srv = dicomqr.Server(ae_title="X", policy=dicomqr.acceptor_policy(),
+                         handler_factory=lambda c: dicomqr.ServiceDispatcher(),
+                         limits=dicomqr.Limits(max_connections=2))
+    await srv.start("127.0.0.1", 0)
+    try:
+        idle = [await raw(srv.port) for _ in range(2)]
+        await asyncio.sleep(0.05)
+        reader, writer = await raw(srv.port)
+        await assert_closed(reader)  # the third is dropped at once, not after ARTIM
+        writer.close()
+        for _, w in idle:
+            w.close()
+        await asyncio.sleep(0.1)
+        await still_serves(srv.port)
+    finally:
+        await srv.close()

@@ -38,6 +38,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
                    help="largest PDU we accept, in bytes (default: %(default)s)")
     p.add_argument("--max-associations", type=int, default=Limits().max_associations,
                    help="associations held at once; more are rejected (default: %(default)s)")
+    p.add_argument("--max-connections", type=int, default=Limits().max_connections,
+                   help="TCP connections held at once, associated or not; more are closed "
+                   "at once (default: %(default)s)")
     p.add_argument("--idle-timeout", type=float, default=Timeouts().idle,
                    help="abort an association silent for this many seconds (default: %(default)s)")
     p.add_argument("--artim-timeout", type=float, default=Timeouts().artim,
@@ -64,7 +67,8 @@ def build_server(args: argparse.Namespace) -> Server:
             called_ae_titles=frozenset([args.ae_title]) if args.require_called_aet else None,
             calling_ae_titles=frozenset(args.allow_aet) if args.allow_aet else None,
         ),
-        limits=Limits(max_pdu=args.max_pdu, max_associations=args.max_associations),
+        limits=Limits(max_pdu=args.max_pdu, max_associations=args.max_associations,
+                      max_connections=max(args.max_connections, args.max_associations)),
         timeouts=Timeouts(idle=args.idle_timeout, artim=args.artim_timeout),
         ssl_context=ssl_context,
     )

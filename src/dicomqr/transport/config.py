@@ -35,6 +35,9 @@ class Limits:
     """max_pdu:          largest P-DATA-TF we accept (announced; 0 = unlimited).
     max_associations: concurrent associations a server holds; more are
                       rejected (transient, local limit exceeded).
+    max_connections:  TCP connections held at once, associated or not; one
+                      more is closed at once (a peer opening sockets without
+                      ever associating cannot exhaust the server).
     max_command_size: a command set larger than this is a protocol error.
     max_dataset_in_memory: a dataset collected in memory (C-FIND identifier,
                       ...) larger than this aborts the association.
@@ -42,5 +45,6 @@ class Limits:
 
     max_pdu: int = DEFAULT_MAX_PDU
     max_associations: int = 200
+    max_connections: int = 400
     max_command_size: int = 65_536
     max_dataset_in_memory: int = 64 * 1024 * 1024

@@ -115,12 +115,22 @@ class Server:
             limits=self.limits,
             timeouts=self.timeouts,
             on_associate=self._on_associate,
-            on_made=self.connections.add,
+            on_made=self._on_made,
             on_closed=self._on_closed,
         )
         # Registered once the transport is made: a TLS handshake that fails
         # never calls connection_made nor connection_lost.
         return conn
+
+    def _on_made(self, conn: Connection) -> None:
+        if len(self.connections) >= self.limits.max_connections:
+            log.warning("connection from %s:%d refused: %d connections open (limit)",
+                        *conn.peer, len(self.connections))
+            conn.close_reason = "connection limit"
+            if conn.transport is not None:
+                conn.transport.abort()
+            return
+        self.connections.add(conn)
 
     def _on_closed(self, conn: Connection) -> None:
         # One line per association, when it ends: who, what was negotiated,
