@@ -152,6 +152,8 @@ def transfer_syntax(uid: str) -> TransferSyntax:
 # --- SOP classes ------------------------------------------------------------
 
 VERIFICATION_SOP_CLASS: Final = "1.2.840.10008.1.1"
+MEDIA_STORAGE_DIRECTORY_STORAGE: Final = "1.2.840.10008.1.3.10"
+"""DICOMDIR (PS3.10): a media file, never sent with C-STORE."""
 """Verification SOP Class (PS3.4 Annex A), the abstract syntax of C-ECHO."""
 
 # Storage SOP classes (PS3.4 Annex B, Table B.5-1, and the retired ones,
@@ -166,7 +168,7 @@ _NOT_STORAGE: Final = frozenset(
     {
         # Media Storage Directory Storage: DICOMDIR, media only (PS3.10), never
         # sent with C-STORE.
-        "1.2.840.10008.1.3.10",
+        MEDIA_STORAGE_DIRECTORY_STORAGE,
     }
 )
 _QUALIFIERS: Final = (" - For Presentation", " - For Processing", " - Trial", " SOP Class")

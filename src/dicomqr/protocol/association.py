@@ -97,7 +97,6 @@ class Association:
         self._events: deque[Event | _NeedData] = deque()
         # Nothing to report until a connection exists (AE-1 / AE-5 leave Sta1).
         self._closed_reported = True
-        self._release_requested_by_us = False
         self._eof = False
         self._broken = False
         self._abort_sent = False
@@ -207,7 +206,6 @@ class Association:
 
     def release(self) -> None:
         """A-RELEASE request (Evt11)."""
-        self._release_requested_by_us = True
         self._fire(Evt.EVT11, None)
 
     def release_response(self) -> None:

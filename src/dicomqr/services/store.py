@@ -27,7 +27,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import status, uids
+from .. import status
 from ..protocol import dimse
 from ..transport.config import IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME
 from ..transport.connection import Connection, IncomingMessage
@@ -287,8 +287,4 @@ def send_store_response(conn: Connection, request: IncomingMessage, code: int,
         error_comment=comment[:64] if comment and code != status.SUCCESS else None,
     )
     conn.send(request.context.context_id, rsp)
-
-
-def is_storage(sop_class_uid: str) -> bool:
-    return uids.is_storage_sop_class(sop_class_uid)
 

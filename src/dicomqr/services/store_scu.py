@@ -32,7 +32,6 @@ from .part10 import Part10Error, read_file_meta
 __all__ = ["StoreSource", "encode_dataset", "proposals_for", "scan", "store_file"]
 
 _HEAD = 65536
-MEDIA_STORAGE_DIRECTORY = "1.2.840.10008.1.3.10"
 _INLINE_READ = 4 << 20  # files smaller than this are read on the event loop
 
 
@@ -99,7 +98,7 @@ def scan(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[StoreSource], li
         except (OSError, ValueError) as exc:
             skipped.append(str(exc))
             continue
-        if source.sop_class_uid == MEDIA_STORAGE_DIRECTORY:
+        if source.sop_class_uid == uids.MEDIA_STORAGE_DIRECTORY_STORAGE:
             skipped.append(f"{path}: a DICOMDIR (media directory) is not sent with C-STORE")
             continue
         sources.append(source)

@@ -135,6 +135,7 @@ async def connect(
         conn.abort()
         raise TimeoutError(f"no A-ASSOCIATE answer from {host}:{port}") from None
     answer = conn._association_answer
+    assert answer is not None  # ``established`` is set only with it
     if isinstance(answer, AssociationRejected):
         raise AssociationRejectedError(answer.reject)
     ac = answer.accept

@@ -51,6 +51,7 @@ from ..protocol.events import (
     ReleaseConfirmed,
     ReleaseRequested,
 )
+from ..protocol.fsm import State
 from ..protocol.negotiation import AcceptedContext
 from ..protocol.pdv import CommandReceived, DatasetFragment, Reassembler, fragment
 from .config import Limits, Timeouts
@@ -222,6 +223,8 @@ class Connection(asyncio.Protocol):
         self._release_waiter: asyncio.Future[None] | None = None
         self._message_id = 0
         self.aborted: Aborted | None = None
+        #: The A-ASSOCIATE-AC/RJ confirmation, for the requestor's ``connect``.
+        self._association_answer: AssociationAccepted | AssociationRejected | None = None
 
     # ------------------------------------------------------------------ asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -249,7 +252,7 @@ class Connection(asyncio.Protocol):
         return None
 
     def connection_lost(self, exc: Exception | None) -> None:
-        if self.core.state.name != "STA1":
+        if self.core.state is not State.STA1:
             self.core.receive_data(b"")
             self._pump()
         self._finish(self.close_reason or (str(exc) if exc else "connection lost"))
@@ -322,7 +325,7 @@ class Connection(asyncio.Protocol):
         elif isinstance(event, ReleaseRequested):
             self._on_release_requested(event)
         elif isinstance(event, ReleaseConfirmed):
-            if self.core.state.name == "STA12":
+            if self.core.state is State.STA12:
                 # Release collision, acceptor side: the peer answered our
                 # request (AR-10); now we answer theirs (AR-4).
                 self.core.release_response()
@@ -341,7 +344,7 @@ class Connection(asyncio.Protocol):
         # in-flight requests finished (the peer should not ask before, PS3.7 §10.1).
         async def answer() -> None:
             await self.wait_requests_done()
-            if self.core.state.name in ("STA8", "STA9", "STA10", "STA12"):
+            if self.core.state in (State.STA8, State.STA9, State.STA10, State.STA12):
                 self.core.release_response()
                 self._pump()
         if event.collision:
@@ -455,7 +458,7 @@ class Connection(asyncio.Protocol):
     def send(self, context_id: int, message: dimse.Message,
              dataset: bytes | memoryview | None = None) -> None:
         """Queue one DIMSE message (command + optional dataset) for sending."""
-        if not self.core.is_established and self.core.state.name not in ("STA7", "STA8"):
+        if not self.core.is_established and self.core.state not in (State.STA7, State.STA8):
             raise AssociationClosed(self.close_reason or "association is not established")
         chunks = fragment(context_id, dimse.encode_command(message), dataset, self.peer_max_pdu)
         self.core.send_pdata(chunks)
@@ -505,7 +508,7 @@ class Connection(asyncio.Protocol):
     # ------------------------------------------------------------------ release/abort
     async def release(self) -> None:
         """A-RELEASE: ask, wait for the answer (within the ACSE timeout), close."""
-        if self.core.state.name != "STA6":
+        if self.core.state is not State.STA6:
             self.abort()
             return
         self._release_waiter = self.loop.create_future()
@@ -520,7 +523,7 @@ class Connection(asyncio.Protocol):
         """A-ABORT (service user) and close."""
         if self.core.wants_close:
             return
-        if self.core.state.name in ("STA2", "STA13"):
+        if self.core.state in (State.STA2, State.STA13):
             # No association to abort (awaiting the RQ, or already released /
             # rejected and awaiting the close): PS3.8 has no A-ABORT here.
             if self.transport is not None:
