@@ -6,6 +6,15 @@ association::
 
     with dicomqr.blocking.associate("pacs", 104, called_ae="PACS") as assoc:
         print(assoc.echo())
+
+Query/Retrieve operations are generators of their responses, as they
+arrive; leaving the loop early sends C-CANCEL::
+
+    proposals = dicomqr.qr_proposals([uids.STUDY_ROOT_QR_FIND])
+    with dicomqr.blocking.associate("pacs", 104, proposals, called_ae="PACS") as assoc:
+        for rsp in assoc.find(identifier):
+            if rsp.pending:
+                print(rsp.identifier.PatientName)
 """
 
 from __future__ import annotations
@@ -13,15 +22,20 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
-from collections.abc import Coroutine, Sequence
+from collections.abc import AsyncIterator, Coroutine, Iterator, Sequence
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, TypeVar
 
+from pydicom import Dataset
+
 from . import uids
 from .services import echo as _echo
+from .services import qr_scu as _qr
 from .services import store_scu as _store
 from .services.common import Response
+from .services.qr_scu import QROperation, QRResponse
+from .services.store import FileArchive, StoredInstance
 from .transport.client import Proposal, connect
 from .transport.connection import Connection
 
@@ -68,6 +82,45 @@ class BlockingAssociation:
         source = _store.read_source(Path(path))
         return self._runner.run(_store.store_file(self.conn, source))
 
+    def _iterate(self, op: QROperation) -> Iterator[Any]:
+        it: AsyncIterator[Any] = aiter(op)
+
+        async def step() -> tuple[bool, Any]:
+            try:
+                return True, await anext(it)
+            except StopAsyncIteration:
+                return False, None
+
+        try:
+            while True:
+                more, item = self._runner.run(step())
+                if not more:
+                    return
+                yield item
+        finally:
+            # Early exit: C-CANCEL, and the rest of the responses read off.
+            self._runner.run(it.aclose())  # type: ignore[attr-defined]
+
+    def find(self, identifier: Dataset, sop_class: str = uids.STUDY_ROOT_QR_FIND,
+             ) -> Iterator[QRResponse]:
+        """C-FIND: each response as it arrives (pending ones carry a match)."""
+        return self._iterate(self._runner.run(
+            _call(_qr.find, self.conn, identifier, sop_class=sop_class)))
+
+    def get(self, identifier: Dataset, folder: str | os.PathLike[str] | None = None, *,
+            sop_class: str = uids.STUDY_ROOT_QR_GET, sink: FileArchive | None = None,
+            ) -> Iterator[QRResponse | StoredInstance]:
+        """C-GET into ``folder`` (or ``sink``): responses and stored instances."""
+        op = self._runner.run(_call(_qr.get, self.conn, identifier, sop_class=sop_class,
+                                    folder=folder, sink=sink))
+        return self._iterate(op)
+
+    def move(self, identifier: Dataset, destination: str, *,
+             sop_class: str = uids.STUDY_ROOT_QR_MOVE) -> Iterator[QRResponse]:
+        """C-MOVE to the AE titled ``destination``: each response as it arrives."""
+        return self._iterate(self._runner.run(
+            _call(_qr.move, self.conn, identifier, destination, sop_class=sop_class)))
+
     def release(self) -> None:
         self._runner.run(self.conn.release())
 
@@ -82,6 +135,11 @@ class BlockingAssociation:
             self.release()
         else:
             self.abort()
+
+
+async def _call(fn: Any, *args: Any, **kwargs: Any) -> Any:
+    # Run ``fn`` on the loop thread (it touches the connection).
+    return fn(*args, **kwargs)
 
 
 def associate(host: str, port: int, proposals: Sequence[Proposal] | None = None,

@@ -5,15 +5,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from collections.abc import Coroutine, Sequence
 from typing import Any
 
-from . import echo, logsetup, serve, store
+from . import echo, logsetup, qr, serve, store
 
 __all__ = ["main"]
 
-COMMANDS = {"serve": serve, "echo": echo, "store": store}
+COMMANDS = {"serve": serve, "echo": echo, "store": store, "find": qr, "get": qr, "move": qr}
 
 
 def run(coro: Coroutine[Any, Any, int]) -> int:
@@ -34,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="more log output (-v: info, -vv: debug)")
     parser.add_argument("-q", "--quiet", action="store_true", help="only errors")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in COMMANDS.values():
+    for module in dict.fromkeys(COMMANDS.values()):
         module.add_parser(sub)
     return parser
 
@@ -55,6 +56,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run(module.execute(args))
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader of our output went away (``| head``): not an error of ours.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,7 +1,9 @@
-"""The query engine: Query/Retrieve information models and matching, pure code (no I/O)."""
+"""The query engine: Query/Retrieve information models, identifier validation and
+matching, pure code (no I/O)."""
 
 from __future__ import annotations
 
+from .identifier import InvalidIdentifier, QuerySpec, validate
 from .models import (
     MODELS,
     InformationModel,
@@ -11,4 +13,14 @@ from .models import (
     model_for,
 )
 
-__all__ = ["MODELS", "InformationModel", "Key", "KeyKind", "Level", "model_for"]
+__all__ = [
+    "MODELS",
+    "InformationModel",
+    "InvalidIdentifier",
+    "Key",
+    "KeyKind",
+    "Level",
+    "QuerySpec",
+    "model_for",
+    "validate",
+]

@@ -5,31 +5,43 @@ One :class:`InformationModel` per :class:`~dicomqr.uids.QRModel`: its levels
 its keys, each Unique (U), Required (R) or Optional (O) as PS3.4 tables give
 them.
 
+Every table below was checked against the PS3.4 text (an edition after
+2017a: it carries Annex II and the 2017a retirement of Other Patient IDs);
+where this module used to differ from the tables, the table won and the
+change is noted next to the data.
+
 Sources (PS3.4):
 
 - C.6.1 Patient Root: Tables C.6-1 (PATIENT), C.6-2 (STUDY), C.6-3 (SERIES),
   C.6-4 (IMAGE).
 - C.6.2 Study Root: Table C.6-5 (STUDY, which carries the patient
-  attributes), then C.6-3 and C.6-4 as in Patient Root.
-- C.6.3 Patient/Study Only (retired): the PATIENT and STUDY levels of
-  Patient Root.
+  attributes), then C.6-3 and C.6-4 as in Patient Root (C.6.2.1.3,
+  C.6.2.1.4).
+- C.6.3 Patient/Study Only (retired, "see PS 3.4-2004"): the PATIENT and
+  STUDY levels of Patient Root.
 - Annex Y Composite Instance Root Retrieve: two levels, IMAGE (Table Y.6-1)
   and FRAME (Table Y.6-2).  Exactly one of the three frame-level keys is
-  present in a FRAME request, so that level has three alternative unique
-  keys; :meth:`InformationModel.unique_keys` gives all of them.
+  present in a FRAME request (Y.6.1.1.3), so that level has three
+  alternative unique keys; :meth:`InformationModel.unique_keys` gives all of
+  them.
 - Annex Z Without Bulk Data: retrieve only, Query/Retrieve Level shall be
-  IMAGE and the identifier holds SOP Instance UID(s) (Z.4.2.1.3.1).
+  IMAGE and the identifier holds SOP Instance UID(s) (Z.4.2.1.3.1,
+  Table Z.6-1).
 - Annexes X (Color Palette, Table X.6-1), HH (Defined Procedure Protocol,
-  Table HH.6-1) and II (Protocol Approval, Table II.6-1): a single entity,
-  no Query/Retrieve Level in the identifier (``uses_qr_level`` is false);
-  the level is named after the entity.  Their keys are the top-level
-  attributes of the tables that carry a matching key type (R or U); the
-  ones with none ("-") are return-only and listed as OPTIONAL.
+  Table HH.6-1) and II (Protocol Approval, Table II.6-1): a single entity
+  whose C-FIND uses the Basic Worklist "Worklist" search method, so
+  identifiers carry no Query/Retrieve Level (``uses_qr_level`` is false; a
+  C-MOVE identifier shall not carry one, X.4.2, HH.4.2, II.4.2); the level
+  is named after the entity.  Their keys are the top-level attributes of
+  the tables: Matching Key Type U or R as given, and the ones with none
+  ("-", return keys only) listed as OPTIONAL.  Specific Character Set,
+  which those tables list with "-", is not a key and is left out.
 
-Optional keys are the ones the tables name; every table also ends in "all
-other attributes at this level: O", which no finite list can hold — an
+Optional keys are the ones the tables name; every C.6 table also ends in
+"all other attributes at this level: O", which no finite list can hold — an
 attribute absent from these tables is not thereby refused.  Sequence
-sub-keys are not modelled.
+sub-keys (the ">" rows, e.g. the U-typed Institutional Department Name
+inside Table II.6-1's Approval Sequence) are not modelled.
 """
 
 from __future__ import annotations
@@ -178,23 +190,29 @@ def _level(name: str, unique: Iterable[str], required: Iterable[str] = (),
 
 # -- Annex C.6 -------------------------------------------------------------
 
-# Table C.6-1, besides Patient's Name (R) and Patient ID (U).
-_PATIENT_OPTIONAL: Final = (
+# Table C.6-1, besides Patient's Name (R) and Patient ID (U).  Other Patient
+# IDs (0010,1000) is no longer listed (retired, table note 3: "see PS3.4
+# 2017a").  Issuer of Patient ID Qualifiers Sequence is not in the table of
+# the edition checked; it stays as one of the "all other attributes" (O).
+_PATIENT_DEMOGRAPHICS: Final = (
     "IssuerOfPatientID",
     "IssuerOfPatientIDQualifiersSequence",
     "ReferencedPatientSequence",
     "PatientBirthDate",
     "PatientBirthTime",
     "PatientSex",
-    "OtherPatientIDs",  # retired, still listed
     "OtherPatientIDsSequence",
     "OtherPatientNames",
     "EthnicGroup",
     "PatientComments",
+)
+# Table C.6-1 only: Table C.6-5 (Study Root) does not list these three.
+_PATIENT_COUNTS: Final = (
     "NumberOfPatientRelatedStudies",
     "NumberOfPatientRelatedSeries",
     "NumberOfPatientRelatedInstances",
 )
+_PATIENT_OPTIONAL: Final = (*_PATIENT_DEMOGRAPHICS, *_PATIENT_COUNTS)
 _STUDY_REQUIRED: Final = ("StudyDate", "StudyTime", "AccessionNumber", "StudyID")
 # Table C.6-2 (and the study part of C.6-5).
 _STUDY_OPTIONAL: Final = (
@@ -212,27 +230,32 @@ _STUDY_OPTIONAL: Final = (
     "PatientWeight",
     "Occupation",
     "AdditionalPatientHistory",
-    "OtherStudyNumbers",  # retired, still listed
+    "OtherStudyNumbers",
     "NumberOfStudyRelatedSeries",
     "NumberOfStudyRelatedInstances",
-    "InterpretationAuthor",  # retired, still listed
+    # Interpretation Author (retired) is not in Table C.6-2: dropped.
 )
 _SERIES: Final = _level(
     SERIES, ["SeriesInstanceUID"], ["Modality", "SeriesNumber"],
     ["NumberOfSeriesRelatedInstances"],
 )
+# Table C.6-4.  (The concatenation attributes this list used to name are not
+# in the table; like any other instance-level attribute they are optional.)
 _IMAGE: Final = _level(
     IMAGE, ["SOPInstanceUID"], ["InstanceNumber"],
     ["SOPClassUID", "AvailableTransferSyntaxUID", "AlternateRepresentationSequence",
-     "ConcatenationUID", "SOPInstanceUIDOfConcatenationSource", "InConcatenationNumber"],
+     "RelatedGeneralSOPClassUID", "ConceptNameCodeSequence", "ContentTemplateSequence",
+     "ContainerIdentifier", "SpecimenDescriptionSequence"],
 )
 _PATIENT: Final = _level(PATIENT, ["PatientID"], ["PatientName"], _PATIENT_OPTIONAL)
 _STUDY: Final = _level(STUDY, ["StudyInstanceUID"], _STUDY_REQUIRED, _STUDY_OPTIONAL)
 # Table C.6-5: the patient keys move to STUDY; Patient ID becomes required.
+# The Number of Patient Related Studies/Series/Instances keys of Table C.6-1
+# are not carried over (there is no patient level to count at).
 _STUDY_ROOT_STUDY: Final = _level(
     STUDY, ["StudyInstanceUID"],
     [*_STUDY_REQUIRED, "PatientName", "PatientID"],
-    [*_STUDY_OPTIONAL, *_PATIENT_OPTIONAL],
+    [*_STUDY_OPTIONAL, *_PATIENT_DEMOGRAPHICS],
 )
 
 PATIENT_ROOT: Final = InformationModel(
@@ -262,17 +285,28 @@ DEFINED_PROCEDURE_PROTOCOL: Final = InformationModel(
     QRModel.DEFINED_PROCEDURE_PROTOCOL,
     (_level(
         "DEFINED_PROCEDURE_PROTOCOL", ["SOPInstanceUID"],
-        # Table HH.6-1, top level.  Not checked against the table text (it was
-        # not reachable while this was written); taken as the worklist-style
-        # matching keys of the Protocol Context module.
-        ["SOPClassUID", "Modality", "ProtocolName",
+        # Table HH.6-1, top level, in table order: SOP Common, Protocol
+        # Context, Clinical Trial Context, Equipment Specification, Patient
+        # Positioning, every row with Matching Key Type R.  (Checked against
+        # the table: the earlier list, written without it, had Modality
+        # instead of Equipment Modality (0008,0221), keys the table does not
+        # have (Contraindications Code Sequence, Referenced Defined Protocol
+        # Sequence, Protocol Planning Information, Protocol Design Rationale),
+        # the return-only Potential Reasons for Procedure and Potential
+        # Diagnostic Tasks as required, Model Specification Sequence as
+        # optional, and lacked ten of the R keys.)
+        ["SOPClassUID",
+         "CustodialOrganizationSequence", "ResponsibleGroupCodeSequence", "ProtocolName",
          "PotentialScheduledProtocolCodeSequence",
          "PotentialRequestedProcedureCodeSequence",
-         "PotentialReasonsForProcedure", "PotentialReasonsForProcedureCodeSequence",
-         "PotentialDiagnosticTasks", "ContraindicationsCodeSequence",
-         "ReferencedDefinedProtocolSequence", "PredecessorProtocolSequence"],
-        ["ProtocolPlanningInformation", "ProtocolDesignRationale",
-         "ModelSpecificationSequence"],
+         "PotentialReasonsForProcedureCodeSequence",
+         "PredecessorProtocolSequence", "ContentCreatorName",
+         "InstanceCreationDate", "InstanceCreationTime",
+         "ClinicalTrialSponsorName", "ClinicalTrialProtocolID",
+         "EquipmentModality", "ModelSpecificationSequence",
+         "AnatomicRegionSequence", "PrimaryAnatomicStructureSequence"],
+        # Matching Key Type "-" (return keys only).
+        ["PotentialReasonsForProcedure", "PotentialDiagnosticTasks"],
     ),),
     hierarchical=False, uses_qr_level=False,
 )
@@ -280,11 +314,13 @@ PROTOCOL_APPROVAL: Final = InformationModel(
     QRModel.PROTOCOL_APPROVAL,
     (_level(
         "PROTOCOL_APPROVAL", ["SOPInstanceUID"],
-        # Table II.6-1, top level (R/U as read in the table; Approval
-        # Sequence's matching type was not confirmed, so it is left optional).
+        # Table II.6-1, top level, Matching Key Type R.  Approval Sequence
+        # (0044,0100) is R in the table (it was listed as optional here
+        # before the check).
         ["SOPClassUID", "InstanceCreationDate", "InstanceCreationTime",
-         "ApprovalSubjectSequence"],
-        ["ApprovalSequence"],
+         "ApprovalSubjectSequence", "ApprovalSequence"],
+        # The Enhanced General Equipment rows, Matching Key Type "-".
+        ["Manufacturer", "ManufacturerModelName", "SoftwareVersions"],
     ),),
     hierarchical=False, uses_qr_level=False,
 )
@@ -292,7 +328,7 @@ COLOR_PALETTE: Final = InformationModel(
     QRModel.COLOR_PALETTE,
     (_level(
         "COLOR_PALETTE", ["SOPInstanceUID"],
-        # Table X.6-1.
+        # Table X.6-1 (R), then the "-" rows.
         ["SOPClassUID", "ContentLabel"],
         ["ContentDescription", "ContentCreatorName", "AlternateContentDescriptionSequence"],
     ),),

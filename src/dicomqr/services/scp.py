@@ -8,35 +8,73 @@ the services it serves accept.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+import os
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
 
 from .. import status, uids
 from ..protocol import dimse
-from ..protocol.negotiation import AcceptedContext, AcceptorPolicy
+from ..protocol.items import AsyncOperationsWindow
+from ..protocol.negotiation import AcceptedContext, AcceptorPolicy, RoleAgreement
 from ..transport.connection import Connection, DatasetSink, IncomingMessage
+from ..transport.server import Server
 from .echo import answer_echo
-from .store import FileArchive, send_store_response
+from .handlers import QRHandlers
+from .qr_scp import Operations, QRProvider
+from .store import FileArchive, StoredInstance, send_store_response
 
 log = logging.getLogger("dicomqr.scp")
 
-__all__ = ["DEFAULT_TRANSFER_SYNTAXES", "ServiceDispatcher", "acceptor_policy"]
+__all__ = [
+    "DEFAULT_TRANSFER_SYNTAXES",
+    "QR_ASYNC_WINDOW",
+    "ServiceDispatcher",
+    "acceptor_policy",
+    "make_server",
+    "storage_scp",
+]
 
 #: What a storage SCP accepts, in the order it prefers them: the proposer's
 #: own encoding is kept (we never transcode to store), so native
 #: little-endian syntaxes come first, then every compressed syntax as-is.
 DEFAULT_TRANSFER_SYNTAXES: tuple[str, ...] = uids.STORABLE_TRANSFER_SYNTAXES
 
+#: The asynchronous operations window a Q/R SCP offers: any number invoked
+#: by us (we invoke none but C-STORE sub-operations), 16 performed at once.
+QR_ASYNC_WINDOW = AsyncOperationsWindow(max_invoked=0, max_performed=16)
+
 
 def acceptor_policy(*, verification: bool = True, storage: bool = True,
-                    transfer_syntaxes: Iterable[str] = DEFAULT_TRANSFER_SYNTAXES
+                    transfer_syntaxes: Iterable[str] = DEFAULT_TRANSFER_SYNTAXES,
+                    qr: QRProvider | None = None,
+                    async_window: AsyncOperationsWindow | None = QR_ASYNC_WINDOW,
                     ) -> AcceptorPolicy:
-    """The presentation contexts the built-in services accept."""
+    """The presentation contexts the built-in services accept.
+
+    With ``qr``, its Q/R SOP classes too, the storage SCP role for the
+    C-STORE sub-operations of C-GET (the requestor proposes to be the
+    storage SCP, PS3.4 C.4.3.1), the extended negotiation its handlers
+    support, and an asynchronous operations window (up to 16 operations
+    performed at once on one association, when the requestor asks).
+    """
     ts = tuple(transfer_syntaxes)
     syntaxes: dict[str, tuple[str, ...]] = {}
     if verification:
         syntaxes[uids.VERIFICATION_SOP_CLASS] = uids.UNCOMPRESSED_TRANSFER_SYNTAXES
-    return AcceptorPolicy(contexts=syntaxes, accept_all_storage=storage,
-                          storage_transfer_syntaxes=ts)
+    if qr is None:
+        return AcceptorPolicy(contexts=syntaxes, accept_all_storage=storage,
+                              storage_transfer_syntaxes=ts)
+    syntaxes.update(qr.contexts())
+    serves_get = qr.handlers.get is not None
+    return AcceptorPolicy(
+        contexts=syntaxes, accept_all_storage=storage or serves_get,
+        storage_transfer_syntaxes=ts,
+        # C-GET: the requestor may be the storage SCP; storing to us needs
+        # it to be the SCU, which it is by default unless storage is off.
+        storage_roles=RoleAgreement(requestor_scu=storage, requestor_scp=serves_get),
+        extended_negotiation=qr.extended_hook(),
+        async_window=async_window,
+    )
 
 
 # For each request type, the response type used to refuse it.
@@ -52,8 +90,11 @@ _REFUSALS: dict[type, type] = {
 class ServiceDispatcher:
     """Serves the requests of one association."""
 
-    def __init__(self, *, archive: FileArchive | None = None) -> None:
+    def __init__(self, *, archive: FileArchive | None = None,
+                 qr: QRProvider | None = None) -> None:
         self.archive = archive
+        self.qr = qr
+        self.operations = Operations()
 
     def dataset_sink(self, conn: Connection, context: AcceptedContext,
                      message: dimse.Message) -> DatasetSink | None:
@@ -63,6 +104,11 @@ class ServiceDispatcher:
 
     def handle_now(self, conn: Connection, request: IncomingMessage) -> bool:
         msg = request.message
+        if self.qr is not None and self.qr.accepts(msg):
+            self.operations.received.add(msg.message_id)  # type: ignore[union-attr]
+            return False
+        if conn.busy:
+            return False
         if isinstance(msg, dimse.CEchoRQ):
             answer_echo(conn, request)
             return True
@@ -79,6 +125,8 @@ class ServiceDispatcher:
             answer_echo(conn, request)
         elif isinstance(msg, dimse.CStoreRQ):
             if self.archive is None or request.sink is None:
+                if request.sink is not None:
+                    request.sink.discard()
                 send_store_response(conn, request, status.SOP_CLASS_NOT_SUPPORTED,
                                     "storage is not served here")
             elif msg.affected_sop_class_uid != request.context.abstract_syntax:
@@ -87,14 +135,21 @@ class ServiceDispatcher:
                                     "SOP class differs from the presentation context's")
             else:
                 await self.archive.handle_store(conn, request)
+        elif self.qr is not None and self.qr.accepts(msg):
+            await self.qr.serve(conn, request, self.operations)
         else:
             self.refuse(conn, request, status.UNRECOGNIZED_OPERATION,
                         f"{type(msg).__name__} is not served here")
 
     def cancel(self, conn: Connection, message: dimse.Message) -> None:
-        # Nothing served here runs long enough to be cancelled.
-        log.debug("%s: C-CANCEL for message %s ignored", conn.describe(),
-                  getattr(message, "message_id_being_responded_to", "?"))
+        msg_id = getattr(message, "message_id_being_responded_to", None)
+        if msg_id is not None and self.operations.cancel(msg_id):
+            log.debug("%s: C-CANCEL for message %s", conn.describe(), msg_id)
+        else:
+            # PS3.7 9.3.2.3: a C-CANCEL for an operation that is finished (or
+            # was never asked) is not answered.
+            log.debug("%s: C-CANCEL for message %s, which is not in progress",
+                      conn.describe(), msg_id)
 
     @staticmethod
     def refuse(conn: Connection, request: IncomingMessage, code: int, comment: str) -> None:
@@ -113,3 +168,30 @@ class ServiceDispatcher:
         if rsp_type is dimse.CStoreRSP:
             fields["affected_sop_instance_uid"] = msg.affected_sop_instance_uid  # type: ignore[union-attr]
         conn.send(request.context.context_id, rsp_type(**fields))
+
+
+def make_server(*, ae_title: str, handlers: QRHandlers | None = None,
+                archive: FileArchive | None = None, **server_options: Any) -> Server:
+    """A server for the built-in services: C-ECHO, C-STORE into ``archive``
+    (when given) and Q/R with ``handlers`` (when given).
+
+    ``server_options`` go to :class:`~dicomqr.transport.server.Server`
+    (``rules``, ``limits``, ``timeouts``, ``ssl_context``).  Start it with
+    ``await server.start(host, port)``.
+    """
+    provider = QRProvider(handlers) if handlers is not None else None
+    policy = acceptor_policy(storage=archive is not None, qr=provider)
+    return Server(ae_title=ae_title, policy=policy,
+                  handler_factory=lambda conn: ServiceDispatcher(archive=archive, qr=provider),
+                  **server_options)
+
+
+def storage_scp(folder: str | os.PathLike[str], *, ae_title: str = "STORESCP",
+                on_stored: Callable[[StoredInstance], Awaitable[int | None]] | None = None,
+                **server_options: Any) -> Server:
+    """A storage SCP writing into ``folder``: the destination of a C-MOVE.
+
+    ``on_stored`` is awaited for each instance once it is in place.
+    """
+    return make_server(ae_title=ae_title, archive=FileArchive(folder, on_stored),
+                       **server_options)

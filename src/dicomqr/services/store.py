@@ -204,7 +204,7 @@ class FileArchive:
             transfer_syntax_uid=context_ts,
             implementation_class_uid=IMPLEMENTATION_CLASS_UID,
             implementation_version_name=IMPLEMENTATION_VERSION_NAME,
-            source_ae_title=conn.calling_ae,
+            source_ae_title=conn.peer_ae,
         )
         self._counter += 1
         return _FileSink(f"{self._incoming}/{self._token}-{self._counter}.part", header)
@@ -250,7 +250,7 @@ class FileArchive:
             else:
                 return status.SUCCESS, "", StoredInstance(
                     path, rq.affected_sop_class_uid, rq.affected_sop_instance_uid,
-                    request.context.transfer_syntax, conn.calling_ae, sink.size)
+                    request.context.transfer_syntax, conn.peer_ae, sink.size)
         full = error.errno in (errno.ENOSPC, errno.EDQUOT)
         log.error("%s: C-STORE %s not stored: %s", conn.describe(),
                   rq.affected_sop_instance_uid, error)

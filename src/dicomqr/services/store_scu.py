@@ -24,6 +24,7 @@ from pydicom.filewriter import write_dataset
 
 from .. import uids
 from ..protocol import dimse
+from ..protocol.association import Role
 from ..transport.client import Proposal
 from ..transport.connection import Connection
 from .common import NoContextError, Response, request_response
@@ -174,8 +175,13 @@ def choose_context(conn: Connection, source: StoreSource) -> tuple[int, str]:
     """The context to send ``source`` on: its own transfer syntax if accepted,
     else an uncompressed one when the file is uncompressed too."""
     fallback: tuple[int, str] | None = None
+    # We send the C-STORE-RQ, so we need the SCU role: the requestor's
+    # own, or the acceptor's when the requestor took the SCP role (C-GET).
+    acceptor = conn.core.role is Role.ACCEPTOR
     for ctx in conn.contexts.values():
         if ctx.abstract_syntax != source.sop_class_uid:
+            continue
+        if (ctx.scp_role if acceptor else ctx.scu_role) is False:
             continue
         if ctx.transfer_syntax == source.transfer_syntax_uid and source.dataset_offset is not None:
             return ctx.context_id, ctx.transfer_syntax

@@ -146,6 +146,8 @@ async def connect(
         conn.abort()
         raise
     conn.peer_max_pdu = ac.user_information.maximum_length or 0
+    conn.extended_negotiation = {item.sop_class_uid: bytes(item.info)
+                                 for item in ac.user_information.extended_negotiations}
     window = negotiated_async_window(async_window, ac.user_information.async_operations_window)
     conn.max_operations = window.max_invoked or 64
     conn.start_idle_timer()

@@ -141,8 +141,10 @@ class RequestHandler(Protocol):
         """Where the request's dataset goes; None = memory."""
 
     def handle_now(self, conn: Connection, request: IncomingMessage) -> bool:
-        """Serve a request synchronously if it can be (C-ECHO, a C-STORE
-        with nothing to await); return False to have :meth:`handle` run."""
+        """Called for every request as it arrives.  Serve it synchronously if
+        it can be (C-ECHO, a C-STORE with nothing to await) and nothing is
+        in progress (``conn.busy`` is false), or return False to have
+        :meth:`handle` run."""
 
     async def handle(self, conn: Connection, request: IncomingMessage) -> None:
         """Serve one request (send its responses with ``conn.send``)."""
@@ -200,6 +202,9 @@ class Connection(asyncio.Protocol):
         self.contexts: dict[int, AcceptedContext] = {}
         self.peer_max_pdu = 0
         self.max_operations = 1
+        #: SOP class extended negotiation agreed: SOP class UID -> the
+        #: acceptor's application information (PS3.7 D.3.3.5).
+        self.extended_negotiation: dict[str, bytes] = {}
         self.calling_ae = ""
         self.called_ae = ""
         self.established: asyncio.Future[None] = self.loop.create_future()
@@ -222,6 +227,7 @@ class Connection(asyncio.Protocol):
         self._write_ok.set()
         self._release_waiter: asyncio.Future[None] | None = None
         self._message_id = 0
+        self._flush_soon = False
         self.aborted: Aborted | None = None
         #: The A-ASSOCIATE-AC/RJ confirmation, for the requestor's ``connect``.
         self._association_answer: AssociationAccepted | AssociationRejected | None = None
@@ -406,8 +412,8 @@ class Connection(asyncio.Protocol):
                                           reason=REASON_INVALID_PDU_PARAMETER)
             handler = self.handler
             self.requests_received += 1
-            if self._in_flight == 0 and handler.handle_now(self, incoming):
-                return  # answered at once: nothing was queued before it
+            if handler.handle_now(self, incoming):
+                return  # answered at once (only done when nothing is queued before it)
             self._in_flight += 1
             self._requests.put_nowait(incoming)
             if not self._workers:
@@ -443,6 +449,11 @@ class Connection(asyncio.Protocol):
                             fut.set_result(None)
                     self._idle_waiters.clear()
 
+    @property
+    def busy(self) -> bool:
+        """True while requests received earlier are queued or being served."""
+        return self._in_flight > 0
+
     async def wait_requests_done(self) -> None:
         """Wait until every request received so far has been answered."""
         if self._in_flight:
@@ -451,17 +462,35 @@ class Connection(asyncio.Protocol):
             await fut
 
     # ------------------------------------------------------------------ sending
+    @property
+    def is_open(self) -> bool:
+        """True while messages can still be sent on the association."""
+        return self.core.is_established and not self.closed.done()
+
     def next_message_id(self) -> int:
         self._message_id = self._message_id % 0xFFFF + 1
         return self._message_id
 
     def send(self, context_id: int, message: dimse.Message,
-             dataset: bytes | memoryview | None = None) -> None:
-        """Queue one DIMSE message (command + optional dataset) for sending."""
+             dataset: bytes | memoryview | None = None, *, flush: bool = True) -> None:
+        """Queue one DIMSE message (command + optional dataset) for sending.
+
+        ``flush=False`` leaves the bytes queued until the end of the current
+        event-loop iteration, so that many small messages (C-FIND responses)
+        go out in one write.
+        """
         if not self.core.is_established and self.core.state not in (State.STA7, State.STA8):
             raise AssociationClosed(self.close_reason or "association is not established")
         chunks = fragment(context_id, dimse.encode_command(message), dataset, self.peer_max_pdu)
         self.core.send_pdata(chunks)
+        if flush:
+            self._flush()
+        elif not self._flush_soon:
+            self._flush_soon = True
+            self.loop.call_soon(self._deferred_flush)
+
+    def _deferred_flush(self) -> None:
+        self._flush_soon = False
         self._flush()
 
     def send_chunks(self, chunks: list[bytes | memoryview]) -> None:
@@ -578,6 +607,11 @@ class Connection(asyncio.Protocol):
             self.transport.close()
         if self._on_closed is not None:
             self._on_closed(self)
+
+    @property
+    def peer_ae(self) -> str:
+        """The AE title of the other side of the association."""
+        return self.calling_ae if self.core.role is Role.ACCEPTOR else self.called_ae
 
     def describe(self) -> str:
         return f"{self.calling_ae or '?'}@{self.peer[0]}:{self.peer[1]}"

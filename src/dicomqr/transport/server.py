@@ -185,6 +185,8 @@ class Server:
                                 "contexts acceptable")
         conn.peer_max_pdu = rq.user_information.maximum_length or 0
         conn.contexts = dict(result.accepted)
+        conn.extended_negotiation = {item.sop_class_uid: bytes(item.info)
+                                     for item in result.extended_replies}
         performed = result.async_window.max_performed
         conn.max_operations = performed if 0 < performed <= 64 else 64 if performed else 1
         ac = _pdu.AAssociateAC(

@@ -44,8 +44,20 @@ EXPECTED_REQUIRED: dict[tuple[QRModel, str], set[str]] = {
         "StudyDate", "StudyTime", "AccessionNumber", "StudyID", "PatientName", "PatientID",
     },
     (QRModel.COLOR_PALETTE, "COLOR_PALETTE"): {"SOPClassUID", "ContentLabel"},
+    # Table II.6-1: Approval Sequence (0044,0100) is R.
     (QRModel.PROTOCOL_APPROVAL, "PROTOCOL_APPROVAL"): {
         "SOPClassUID", "InstanceCreationDate", "InstanceCreationTime", "ApprovalSubjectSequence",
+        "ApprovalSequence",
+    },
+    # Table HH.6-1, every top-level row with Matching Key Type R.
+    (QRModel.DEFINED_PROCEDURE_PROTOCOL, "DEFINED_PROCEDURE_PROTOCOL"): {
+        "SOPClassUID", "CustodialOrganizationSequence", "ResponsibleGroupCodeSequence",
+        "ProtocolName", "PotentialScheduledProtocolCodeSequence",
+        "PotentialRequestedProcedureCodeSequence", "PotentialReasonsForProcedureCodeSequence",
+        "PredecessorProtocolSequence", "ContentCreatorName", "InstanceCreationDate",
+        "InstanceCreationTime", "ClinicalTrialSponsorName", "ClinicalTrialProtocolID",
+        "EquipmentModality", "ModelSpecificationSequence", "AnatomicRegionSequence",
+        "PrimaryAnatomicStructureSequence",
     },
     (QRModel.COMPOSITE_INSTANCE_ROOT, "IMAGE"): set(),
     (QRModel.WITHOUT_BULK_DATA, "IMAGE"): set(),
@@ -102,7 +114,9 @@ def test_study_root_has_no_patient_level() -> None:
         sr.level("PATIENT")
     assert sr.level_of("PatientName") == "STUDY"
     assert sr.level_of("PatientBirthDate") == "STUDY"
-    assert sr.level_of("NumberOfPatientRelatedStudies") == "STUDY"
+    # Table C.6-5 does not carry over C.6-1's patient counts.
+    assert sr.level_of("NumberOfPatientRelatedStudies") is None
+    assert MODELS[QRModel.PATIENT_ROOT].level_of("NumberOfPatientRelatedStudies") == "PATIENT"
 
 
 def test_optional_keys_listed() -> None:
@@ -147,3 +161,36 @@ def test_model_for_all_21_sop_classes() -> None:
         assert im.model is row.model
     assert model_for("1.2.840.10008.1.1") is None
     assert model_for("") is None
+
+
+# Return-only rows ("-" Matching Key Type) of the single-entity tables.
+EXPECTED_RETURN_ONLY: dict[QRModel, set[str]] = {
+    QRModel.DEFINED_PROCEDURE_PROTOCOL: {
+        "PotentialReasonsForProcedure", "PotentialDiagnosticTasks",
+    },
+    QRModel.PROTOCOL_APPROVAL: {"Manufacturer", "ManufacturerModelName", "SoftwareVersions"},
+    QRModel.COLOR_PALETTE: {
+        "ContentDescription", "ContentCreatorName", "AlternateContentDescriptionSequence",
+    },
+}
+
+
+@pytest.mark.parametrize("model", list(EXPECTED_RETURN_ONLY), ids=lambda m: m.name)
+def test_single_entity_return_only_keys(model: QRModel) -> None:
+    (level,) = MODELS[model].levels
+    got = {k.keyword for k in level.keys if k.kind is KeyKind.OPTIONAL}
+    assert got == EXPECTED_RETURN_ONLY[model]
+    assert level.key("SpecificCharacterSet") is None
+
+
+def test_dropped_keys_not_in_tables() -> None:
+    # Not in Tables C.6-1, C.6-2, C.6-4 and HH.6-1 of the edition checked.
+    pr = MODELS[QRModel.PATIENT_ROOT]
+    for keyword in ("OtherPatientIDs", "InterpretationAuthor", "ConcatenationUID"):
+        assert pr.level_of(keyword) is None
+    dpp = MODELS[QRModel.DEFINED_PROCEDURE_PROTOCOL]
+    for keyword in ("Modality", "ContraindicationsCodeSequence", "ProtocolPlanningInformation"):
+        assert dpp.level_of(keyword) is None
+    for keyword in ("ConceptNameCodeSequence", "ContentTemplateSequence",
+                    "RelatedGeneralSOPClassUID", "SpecimenDescriptionSequence"):
+        assert pr.level_of(keyword) == "IMAGE"

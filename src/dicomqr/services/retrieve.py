@@ -1,0 +1,485 @@
+"""C-GET and C-MOVE SCP: sub-operations, counts and the final status.
+
+PS3.4 C.4.2 (C-MOVE) and C.4.3 (C-GET), PS3.7 §9.1.3/9.1.4.  The handler
+says where (move: a destination), how many (the sub-operation count), then
+gives the instances one by one; for each the service performs a C-STORE
+sub-operation, on this association (C-GET: the requestor took the storage
+SCP role) or on an association it opens to the destination (C-MOVE), and
+sends a pending response with the Number of Remaining, Completed, Failed
+and Warning Sub-operations.  The final response is Success, Warning 0xB000
+with the Failed SOP Instance UID List (0008,0058), Cancel 0xFE00 (with the
+counts and the list) or the failure the handler or the circumstances name.
+
+Counts are US (16-bit) elements.  A retrieve of more instances than that
+still completes; a count above 65535 is sent as 65535 (documented in the
+conformance statement), and the Failed SOP Instance UID List always holds
+every failed UID that fits its encoding.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydicom import Dataset
+
+from .. import status as _status
+from .. import uids
+from ..protocol import dimse
+from ..transport.client import AssociationRejectedError, Proposal, connect
+from ..transport.connection import AssociationClosed, Connection
+from ..uids import QRService
+from .codec import IdentifierCodecError, encode_identifier
+from .common import NoContextError, request_response
+from .contract import ContractError, Reply, Violation, parse_status
+from .handlers import END, HandlerFeed, HandlerRaised, HandlerTimedOut, QRHandlers, QRRequest
+from .store_scu import StoreSource, read_source, store_file
+
+log = logging.getLogger("dicomqr.retrieve")
+
+__all__ = ["Counts", "run_retrieve", "send_retrieve_final"]
+
+_US_MAX = 0xFFFF
+_LOOKAHEAD = 512  # instances read ahead to choose a C-MOVE sub-association's contexts
+
+
+def _us(n: int) -> int:
+    return n if n <= _US_MAX else _US_MAX
+
+
+@dataclass(slots=True)
+class Counts:
+    """Sub-operation bookkeeping of one retrieve."""
+
+    total: int
+    completed: int = 0
+    failed: int = 0
+    warning: int = 0
+    failed_uids: list[str] = field(default_factory=list)
+
+    @property
+    def remaining(self) -> int:
+        return max(self.total - self.completed - self.failed - self.warning, 0)
+
+    def fail(self, uid: str | None) -> None:
+        self.failed += 1
+        if uid:
+            self.failed_uids.append(uid)
+
+
+# -- instances -------------------------------------------------------------------
+
+Instance = StoreSource | Dataset
+
+
+def _resolve(item: Any) -> Instance:
+    """A handler's sub-operation item as something that can be stored."""
+    if isinstance(item, StoreSource | Dataset):
+        return item
+    if isinstance(item, str | os.PathLike):
+        return read_source(Path(item))
+    raise ValueError(f"a sub-operation needs a Dataset, a path or a StoreSource, "
+                     f"not {type(item).__name__}")
+
+
+def _uid_of(inst: Instance) -> str:
+    if isinstance(inst, StoreSource):
+        return inst.sop_instance_uid
+    return str(inst.get("SOPInstanceUID", ""))
+
+
+def _class_and_syntax(inst: Instance) -> tuple[str, str]:
+    if isinstance(inst, StoreSource):
+        return inst.sop_class_uid, inst.transfer_syntax_uid
+    meta = getattr(inst, "file_meta", None)
+    ts = str(meta.TransferSyntaxUID) if meta is not None and "TransferSyntaxUID" in meta \
+        else uids.EXPLICIT_VR_LITTLE_ENDIAN
+    return str(inst.get("SOPClassUID", "")), ts
+
+
+async def _store_dataset(conn: Connection, ds: Dataset,
+                         originator: tuple[str, int] | None) -> int:
+    sop_class, ts = _class_and_syntax(ds)
+    if not sop_class or "SOPInstanceUID" not in ds:
+        raise ValueError("the Dataset has no SOP Class UID or SOP Instance UID")
+    encapsulated = uids.transfer_syntax(ts).is_encapsulated if ts in uids.TRANSFER_SYNTAXES \
+        else False
+    acceptor = conn.core.role.name == "ACCEPTOR"
+    chosen: tuple[int, str] | None = None
+    for ctx in conn.contexts.values():
+        if ctx.abstract_syntax != sop_class or not (ctx.scp_role if acceptor else ctx.scu_role):
+            continue
+        if encapsulated:
+            if ctx.transfer_syntax == ts:
+                chosen = (ctx.context_id, uids.EXPLICIT_VR_LITTLE_ENDIAN)
+                break
+        elif not uids.transfer_syntax(ctx.transfer_syntax).is_encapsulated:
+            chosen = (ctx.context_id, ctx.transfer_syntax)
+            if ctx.transfer_syntax == ts:
+                break
+    if chosen is None:
+        raise NoContextError(f"no accepted context with the SCU role for {uids.name_of(sop_class)}")
+    try:
+        data = encode_identifier(ds, chosen[1])
+    except IdentifierCodecError as exc:
+        raise ValueError(f"the Dataset cannot be encoded: {exc}") from exc
+    rq = dimse.CStoreRQ(
+        message_id=conn.next_message_id(), affected_sop_class_uid=sop_class,
+        affected_sop_instance_uid=str(ds.SOPInstanceUID),
+        move_originator_application_entity_title=originator[0] if originator else None,
+        move_originator_message_id=originator[1] if originator else None,
+    )
+    return (await request_response(conn, chosen[0], rq, data)).status
+
+
+async def _store(conn: Connection, inst: Instance, originator: tuple[str, int] | None) -> int:
+    if isinstance(inst, StoreSource):
+        return (await store_file(conn, inst, originator)).status
+    return await _store_dataset(conn, inst, originator)
+
+
+# -- destinations ------------------------------------------------------------------
+
+@dataclass(slots=True)
+class _Destination:
+    """The C-MOVE sub-association, opened for the SOP classes at hand."""
+
+    host: str
+    port: int
+    called_ae: str
+    calling_ae: str
+    options: dict[str, Any]
+    conn: Connection | None = None
+    proposed: set[tuple[str, str]] = field(default_factory=set)
+
+    async def open(self, instances: Sequence[Instance]) -> None:
+        if self.conn is not None:
+            await self.conn.release()
+            self.conn = None
+        pairs: dict[str, dict[str, None]] = {}
+        for inst in instances:
+            sop_class, ts = _class_and_syntax(inst)
+            pairs.setdefault(sop_class, {})[ts] = None
+        proposals: list[Proposal] = []
+        for sop_class, syntaxes in pairs.items():
+            room = 128 - len(proposals)
+            if room < 2:
+                break
+            for ts in list(syntaxes)[: room - 1]:
+                proposals.append(Proposal(sop_class, (ts,)))
+            proposals.append(Proposal(sop_class, uids.UNCOMPRESSED_TRANSFER_SYNTAXES))
+        self.proposed = {(p.abstract_syntax, ts) for p in proposals for ts in p.transfer_syntaxes}
+        kwargs = {k: v for k, v in self.options.items()
+                  if k in ("ssl_context", "limits", "timeouts")}
+        self.conn = await connect(self.host, self.port, proposals,
+                                  calling_ae=self.options.get("calling_ae", self.calling_ae),
+                                  called_ae=self.called_ae, **kwargs)
+
+    def covers(self, inst: Instance) -> bool:
+        sop_class, ts = _class_and_syntax(inst)
+        return (sop_class, ts) in self.proposed or any(
+            (sop_class, u) in self.proposed for u in uids.UNCOMPRESSED_TRANSFER_SYNTAXES)
+
+    async def close(self) -> None:
+        if self.conn is not None:
+            await self.conn.release()
+            self.conn = None
+
+
+def _parse_destination(item: Any) -> tuple[str, int, dict[str, Any]]:
+    if isinstance(item, tuple) and len(item) in (2, 3):
+        host, port = item[0], item[1]
+        options = item[2] if len(item) == 3 else {}
+        if (isinstance(host, str) and host and isinstance(port, int)
+                and not isinstance(port, bool) and 0 < port < 65536
+                and isinstance(options, dict)):
+            return host, port, options
+    raise ContractError(Violation.BAD_DESTINATION, QRService.MOVE,
+                        f"destination {item!r} is not (address, port[, options])")
+
+
+# -- the operation -------------------------------------------------------------------
+
+class _Items:
+    """One-at-a-time access to a :class:`HandlerFeed`, with look-ahead."""
+
+    def __init__(self, feed: HandlerFeed, timeout: float | None) -> None:
+        self.feed = feed
+        self.timeout = timeout
+        self.buffer: deque[Any] = deque()
+        self.ended = False
+
+    async def next(self) -> Any:
+        while not self.buffer:
+            if self.ended:
+                return END
+            items = await self.feed.get(self.timeout)
+            if not items:
+                return None  # cancelled
+            for it in items:
+                if it is END:
+                    self.ended = True
+                else:
+                    self.buffer.append(it)
+        return self.buffer.popleft()
+
+    async def fill(self, n: int) -> None:
+        while not self.ended and len(self.buffer) < n:
+            items = await self.feed.get(self.timeout)
+            if not items:
+                return
+            for it in items:
+                if it is END:
+                    self.ended = True
+                else:
+                    self.buffer.append(it)
+
+
+def _response(service: QRService, rq: dimse.CGetRQ | dimse.CMoveRQ, reply: Reply,
+              counts: Counts | None, *, remaining: bool) -> dimse.CGetRSP | dimse.CMoveRSP:
+    cls = dimse.CGetRSP if service is QRService.GET else dimse.CMoveRSP
+    fields: dict[str, Any] = {
+        "message_id_being_responded_to": rq.message_id,
+        "affected_sop_class_uid": rq.affected_sop_class_uid,
+        "status": reply.code,
+        "error_comment": reply.comment if reply.code != _status.SUCCESS else None,
+        "offending_element": reply.offending,
+        "error_id": reply.error_id,
+    }
+    if counts is not None:
+        if remaining:
+            fields["number_of_remaining_suboperations"] = _us(counts.remaining)
+        fields["number_of_completed_suboperations"] = _us(counts.completed)
+        fields["number_of_failed_suboperations"] = _us(counts.failed)
+        fields["number_of_warning_suboperations"] = _us(counts.warning)
+    return cls(**fields)
+
+
+def _failed_list(counts: Counts, ts: str) -> bytes | None:
+    if not counts.failed_uids:
+        return None
+    ds = Dataset()
+    uids_list = counts.failed_uids
+    # Explicit VR gives UI a 16-bit length: keep what fits.
+    budget, kept = 0xFFFE, []
+    for uid in uids_list:
+        budget -= len(uid) + 1
+        if budget < 0:
+            break
+        kept.append(uid)
+    ds.FailedSOPInstanceUIDList = kept if len(kept) > 1 else kept[0]
+    return encode_identifier(ds, ts)
+
+
+async def run_retrieve(conn: Connection, context_id: int, rq: dimse.CGetRQ | dimse.CMoveRQ,
+                       request: QRRequest, handlers: QRHandlers) -> Reply:
+    """Serve one C-GET or C-MOVE; returns the final reply sent."""
+    service = QRService.GET if isinstance(rq, dimse.CGetRQ) else QRService.MOVE
+    handler = handlers.get if service is QRService.GET else handlers.move
+    assert handler is not None
+    counts: Counts | None = None
+    feed: HandlerFeed | None = None
+    dest: _Destination | None = None
+    raised_code = (_status.GET_HANDLER_RAISED if service is QRService.GET
+                   else _status.MOVE_HANDLER_RAISED)
+
+    def final(reply: Reply, counts: Counts | None) -> Reply:
+        return send_retrieve_final(conn, context_id, rq, service, reply, counts,
+                                   request.transfer_syntax)
+    try:
+        try:
+            feed = HandlerFeed(handler(request), limit=handlers.buffer,
+                               stop_event=request._cancel)
+        except Exception as exc:
+            raise HandlerRaised(str(exc)) from exc
+        items = _Items(feed, handlers.handler_timeout)
+        target = conn
+        if service is QRService.MOVE:
+            first = await items.next()
+            if first is END:
+                raise ContractError(Violation.NO_DESTINATION_OR_COUNT, service,
+                                    "handler ended before yielding a destination")
+            if first is None and request.cancelled:
+                reply = Reply(_status.CANCEL)
+                return final(reply, Counts(0))
+            if first is None:
+                return final(Reply(
+                    _status.MOVE_DESTINATION_UNKNOWN,
+                    f"move destination {request.move_destination!r} unknown"[:64]), None)
+            host, port, options = _parse_destination(first)
+            dest = _Destination(host, port,
+                                str(options.get("ae_title", request.move_destination)),
+                                request.called_ae, options)
+        count_item = await items.next()
+        if count_item is None and request.cancelled:
+            return final(Reply(_status.CANCEL), Counts(0))
+        if isinstance(count_item, tuple) and len(count_item) == 2:
+            reply = parse_status(count_item[0], service)
+            if not reply.is_pending:  # the handler refuses before starting
+                return final(reply, None)
+        if count_item is END:
+            violation = (Violation.NO_DESTINATION_OR_COUNT if service is QRService.MOVE
+                         else Violation.BAD_COUNT)
+            raise ContractError(violation, service, "handler ended before the count")
+        if not isinstance(count_item, int) or isinstance(count_item, bool) or count_item < 0:
+            raise ContractError(Violation.BAD_COUNT, service,
+                                f"sub-operation count {count_item!r} is not an int >= 0")
+        counts = Counts(count_item)
+        if dest is not None:
+            await items.fill(_LOOKAHEAD)
+            window = [_safe_resolve(pair) for pair in items.buffer]
+            try:
+                await dest.open([w for w in window if w is not None])
+            except (OSError, TimeoutError, AssociationClosed) as exc:
+                why = ("destination rejected the association"
+                       if isinstance(exc, AssociationRejectedError)
+                       else f"destination unreachable: {exc}")
+                log.warning("%s: C-MOVE to %s (%s:%d): %s", conn.describe(),
+                            request.move_destination, dest.host, dest.port, why)
+                # As DCMTK does: every sub-operation counts as failed.
+                counts.failed = counts.total
+                counts.failed_uids = [_uid_of(w) for w in window if w is not None]
+                return final(Reply(
+                    _status.OUT_OF_RESOURCES_SUB_OPERATIONS, why[:64]), counts)
+            assert dest.conn is not None
+            target = dest.conn
+        reply = await _sub_operations(conn, context_id, rq, request, service, items, counts,
+                                      target, dest)
+    except HandlerRaised as exc:
+        cause = exc.__cause__
+        log.warning("%s: %s handler raised %s: %s", conn.describe(), service.dimse,
+                    type(cause).__name__, cause)
+        reply = Reply(raised_code, f"handler raised {type(cause).__name__}"[:64])
+    except HandlerTimedOut as exc:
+        log.warning("%s: %s handler: %s", conn.describe(), service.dimse, exc)
+        reply = Reply(raised_code, str(exc)[:64])
+    except ContractError as exc:
+        log.warning("%s: %s handler broke the contract: %s", conn.describe(), service.dimse, exc)
+        reply = Reply(exc.code, exc.detail[:64])
+    finally:
+        if feed is not None:
+            feed.stop()
+        if dest is not None:
+            await dest.close()
+    return final(reply, counts)
+
+
+def _safe_resolve(pair: Any) -> Instance | None:
+    try:
+        if isinstance(pair, tuple) and len(pair) == 2 and pair[1] is not None:
+            return _resolve(pair[1])
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+async def _sub_operations(conn: Connection, context_id: int, rq: dimse.CGetRQ | dimse.CMoveRQ,
+                          request: QRRequest, service: QRService, items: _Items, counts: Counts,
+                          target: Connection, dest: _Destination | None) -> Reply:
+    originator = (request.calling_ae, rq.message_id) if service is QRService.MOVE else None
+    cancel = request._cancel
+    while True:
+        if cancel.is_set():
+            return Reply(_status.CANCEL)
+        item = await items.next()
+        if item is END:
+            break
+        if item is None:
+            return Reply(_status.CANCEL)
+        if not isinstance(item, tuple) or len(item) != 2:
+            raise ContractError(Violation.INVALID_STATUS, service,
+                                f"handler yielded {type(item).__name__}, not (status, dataset)")
+        reply = parse_status(item[0], service)
+        if not reply.is_pending:
+            return reply
+        await _one(conn, request, item[1], counts, target, dest, originator, service)
+        if not conn.is_open:
+            raise AssociationClosed("requestor gone")
+        conn.send(context_id, _response(service, rq, Reply(_status.PENDING), counts,
+                                        remaining=True))
+    if counts.failed or counts.warning:
+        if counts.completed == 0 and counts.warning == 0:
+            return Reply(_status.OUT_OF_RESOURCES_SUB_OPERATIONS, "all sub-operations failed")
+        return Reply(_status.SUB_OPERATIONS_WARNING)
+    return Reply(_status.SUCCESS)
+
+
+async def _one(conn: Connection, request: QRRequest, payload: Any, counts: Counts,
+               target: Connection, dest: _Destination | None,
+               originator: tuple[str, int] | None, service: QRService) -> None:
+    if counts.completed + counts.failed + counts.warning >= counts.total:
+        counts.total += 1  # the handler gave more than it announced: keep counting
+    if payload is None:
+        counts.fail(None)
+        return
+    try:
+        inst = _resolve(payload)
+    except (OSError, ValueError) as exc:
+        log.warning("%s: %s sub-operation skipped: %s", conn.describe(), service.dimse, exc)
+        counts.fail(getattr(payload, "SOPInstanceUID", None))
+        return
+    uid = _uid_of(inst)
+    try:
+        if dest is not None and not dest.covers(inst):
+            await dest.open([inst])
+            assert dest.conn is not None
+            target = dest.conn
+        elif dest is not None and dest.conn is not None:
+            target = dest.conn
+        code = await _store(target, inst, originator)
+    except NoContextError as exc:
+        log.info("%s: %s sub-operation for %s failed: %s", conn.describe(), service.dimse,
+                 uid, exc)
+        counts.fail(uid)
+        return
+    except (ValueError, OSError) as exc:
+        log.warning("%s: %s sub-operation for %s failed: %s", conn.describe(), service.dimse,
+                    uid, exc)
+        counts.fail(uid)
+        return
+    except (AssociationClosed, TimeoutError) as exc:
+        if target is conn:
+            raise
+        log.warning("%s: C-MOVE destination association lost: %s", conn.describe(), exc)
+        counts.fail(uid)
+        if dest is not None:
+            dest.conn = None
+            dest.proposed = set()
+        return
+    category = _status.category_of(code, _status.Service.STORAGE)
+    if category is _status.Category.SUCCESS:
+        counts.completed += 1
+    elif category is _status.Category.WARNING:
+        counts.warning += 1
+    else:
+        counts.fail(uid)
+
+
+def send_retrieve_final(conn: Connection, context_id: int, rq: dimse.CGetRQ | dimse.CMoveRQ,
+                        service: QRService, reply: Reply, counts: Counts | None,
+                        ts: str) -> Reply:
+    """Send the final C-GET/C-MOVE-RSP (with the Failed SOP Instance UID List
+    when sub-operations failed and the status is not Success)."""
+    if not conn.is_open:
+        return reply
+    dataset = None
+    if counts is not None and reply.code != _status.SUCCESS:
+        try:
+            dataset = _failed_list(counts, ts)
+        except IdentifierCodecError:
+            dataset = None
+    rsp = _response(service, rq, reply, counts, remaining=reply.code == _status.CANCEL)
+    if dataset is not None:
+        rsp = type(rsp)(**{**_fields(rsp), "has_dataset": True})
+    conn.send(context_id, rsp, dataset)
+    return reply
+
+
+def _fields(rsp: Any) -> dict[str, Any]:
+    return {name: getattr(rsp, name) for name in rsp.__dataclass_fields__}
+
