@@ -21,6 +21,7 @@ from .services.qr_scu import (
     get_proposals,
     move,
     qr_proposals,
+    storage_classes_of,
 )
 from .services.scp import ServiceDispatcher, acceptor_policy, make_server, storage_scp
 from .services.store import FileArchive, StoredInstance
@@ -66,6 +67,7 @@ __all__ = [
     "proposals_for",
     "qr_proposals",
     "scan",
+    "storage_classes_of",
     "storage_scp",
     "store_file",
 ]

@@ -11,11 +11,14 @@ failure answered with its own status (PS3.7 Annex C, PS3.4 C.4):
 
 1. the SOP class is one of the 21 and served here, else 0x0122, and the
    command fits it (C-FIND on a FIND class, ...), else 0x0211;
-2. the affected SOP class is the context's abstract syntax, else 0x0122;
+2. the affected SOP class is the context's abstract syntax, else 0x0212
+   (Mistyped argument: a parameter not agreed for use on the association);
 3. the Message ID is not in use by an outstanding operation, else 0x0210;
 4. the server is below its operation cap, else 0xA700;
 5. the identifier decodes, else 0xC310/0xC410/0xC510;
-6. the identifier fits the information model, else 0xA900 (0xAA04 for a
+6. Query/Retrieve View (0008,0053) only with enhanced multi-frame image
+   conversion negotiated, else 0x0212;
+7. the identifier fits the information model, else 0xA900 (0xAA04 for a
    malformed frame-level request) with Offending Element and Error Comment.
 """
 
@@ -149,8 +152,10 @@ class QRProvider:
                 f"{service.dimse} is not an operation of {row.dimse} SOP class"[:64]))
             return None
         if uid != incoming.context.abstract_syntax:
+            # PS3.7 C.5.3: a parameter not agreed for use on the association:
+            # the context was negotiated for another SOP class.
             self._refuse(conn, incoming, service, Reply(
-                _status.SOP_CLASS_NOT_SUPPORTED,
+                _status.MISTYPED_ARGUMENT,
                 "SOP class differs from the presentation context's", (0x00000002,)))
             return None
         cap = self.handlers.max_operations
@@ -167,6 +172,14 @@ class QRProvider:
             self._refuse(conn, incoming, service, Reply(code, str(exc)[:64]))
             return None
         extended = negotiated(conn.extended_negotiation, uid)
+        if "QueryRetrieveView" in identifier and not extended.enhanced_conversion:
+            # PS3.4 C.4.1.1.3.1 / C.6.1.1.3: the view is a parameter of the
+            # enhanced multi-frame image conversion, which was not agreed.
+            self._refuse(conn, incoming, service, Reply(
+                _status.MISTYPED_ARGUMENT,
+                "Query/Retrieve View without enhanced conversion negotiated",
+                (0x00080053,)))
+            return None
         level = ""
         if self.handlers.validate:
             try:

@@ -60,6 +60,7 @@ __all__ = [
     "get_proposals",
     "move",
     "qr_proposals",
+    "storage_classes_of",
 ]
 
 
@@ -216,6 +217,26 @@ def get_proposals(sop_class: str = uids.STUDY_ROOT_QR_GET,
     proposals += [Proposal(uid, tuple(transfer_syntaxes)) for uid in wanted]
     roles = [RoleSelection(sop_class_uid=uid, scu_role=False, scp_role=True) for uid in wanted]
     return proposals, roles
+
+
+def storage_classes_of(matches: Iterable[QRResponse | Dataset]) -> list[str]:
+    """The SOP classes a prior C-FIND said the studies hold: SOP Classes in
+    Study (0008,0062) of study-level matches, and SOP Class UID (0008,0016)
+    of image-level ones, in order of first appearance.  Ask for them as
+    return keys; feed the result to :func:`get_proposals`."""
+    found: dict[str, None] = {}
+    for match in matches:
+        ds = match.identifier if isinstance(match, QRResponse) else match
+        if ds is None:
+            continue
+        for keyword in ("SOPClassesInStudy", "SOPClassUID"):
+            value = ds.get(keyword)
+            if not value:
+                continue
+            for uid in [value] if isinstance(value, str) else value:
+                if uid:
+                    found[str(uid)] = None
+    return list(found)
 
 
 def extended_items(options: dict[str, ExtendedOptions]) -> list[SOPClassExtendedNegotiation]:

@@ -5,6 +5,7 @@ and the CLI's identifier builder."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 
@@ -309,10 +310,8 @@ def test_garbage_fails_cleanly(data: bytes, ts: str) -> None:
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        try:
+        with contextlib.suppress(IdentifierCodecError):
             decode_identifier(data, ts)
-        except IdentifierCodecError:
-            pass
 
 
 @given(st.integers(0, 60))
@@ -331,3 +330,22 @@ def test_any_truncation_of_a_valid_identifier_is_refused(cut: int) -> None:
     assume(cut not in boundaries)
     with pytest.raises(IdentifierCodecError):
         decode_identifier(data[:-cut], uids.EXPLICIT_VR_LITTLE_ENDIAN)
+
+
+def test_storage_classes_from_prior_find() -> None:
+    from dicomqr.services.qr_scu import get_proposals, storage_classes_of
+
+    study = Dataset()
+    study.SOPClassesInStudy = ["1.2.840.10008.5.1.4.1.1.2", "1.2.840.10008.5.1.4.1.1.4"]
+    image = Dataset()
+    image.SOPClassUID = "1.2.840.10008.5.1.4.1.1.2"
+    other = Dataset()
+    other.SOPClassesInStudy = "1.2.840.10008.5.1.4.1.1.7"
+    found = storage_classes_of([study, image, other, Dataset()])
+    assert found == ["1.2.840.10008.5.1.4.1.1.2", "1.2.840.10008.5.1.4.1.1.4",
+                     "1.2.840.10008.5.1.4.1.1.7"]
+    proposals, roles = get_proposals(uids.STUDY_ROOT_QR_GET, found)
+    assert [p.abstract_syntax for p in proposals] == [uids.STUDY_ROOT_QR_GET, *found]
+    assert all(r.scp_role and not r.scu_role for r in roles)
+    with pytest.raises(ValueError):
+        get_proposals(uids.STUDY_ROOT_QR_GET, [f"1.2.3.{i}" for i in range(128)])
