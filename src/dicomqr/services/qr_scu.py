@@ -28,7 +28,7 @@ import asyncio
 import logging
 import os
 from collections.abc import AsyncIterator, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydicom import Dataset
@@ -69,14 +69,39 @@ class RetrieveSetupError(NoContextError):
     role accepted for C-GET, no context for the SOP class)."""
 
 
+_UNDECODED: Any = object()
+
+
 @dataclass(frozen=True, slots=True)
 class QRResponse:
-    """One C-FIND/C-GET/C-MOVE response, as the SCU reports it."""
+    """One C-FIND/C-GET/C-MOVE response, as the SCU reports it.
+
+    The identifier is decoded when first asked for (``raw`` holds its bytes
+    in ``transfer_syntax``): a caller that counts or stores matches does
+    not pay for decoding them.
+    """
 
     service: QRService
     status: int
     message: dimse.CFindRSP | dimse.CGetRSP | dimse.CMoveRSP
-    identifier: Dataset | None = None
+    raw: bytes | None = None
+    transfer_syntax: str = uids.IMPLICIT_VR_LITTLE_ENDIAN
+    _identifier: Any = field(default=_UNDECODED, repr=False, compare=False)
+
+    @property
+    def identifier(self) -> Dataset | None:
+        """The response's dataset (a match, or the Failed SOP Instance UID
+        List), decoded; None when there is none or it cannot be decoded."""
+        ident = self._identifier
+        if ident is _UNDECODED:
+            ident = None
+            if self.raw is not None:
+                try:
+                    ident = decode_identifier(self.raw, self.transfer_syntax)
+                except IdentifierCodecError as exc:
+                    log.warning("response identifier undecodable: %s", exc)
+            object.__setattr__(self, "_identifier", ident)
+        return ident  # type: ignore[no-any-return]
 
     @property
     def category(self) -> _status.Category:
@@ -314,14 +339,9 @@ class QROperation:
 
     def _response(self, incoming: IncomingMessage) -> QRResponse:
         msg = incoming.message
-        identifier = None
-        if incoming.dataset is not None:
-            try:
-                identifier = decode_identifier(incoming.dataset, incoming.context.transfer_syntax)
-            except IdentifierCodecError as exc:
-                log.warning("%s: response identifier undecodable: %s", self.conn.describe(), exc)
         code = getattr(msg, "status", _status.PROCESSING_FAILURE)
-        return QRResponse(self.service, code, msg, identifier)  # type: ignore[arg-type]
+        return QRResponse(self.service, code, msg,  # type: ignore[arg-type]
+                          incoming.dataset, incoming.context.transfer_syntax)
 
     def __aiter__(self) -> AsyncIterator[Any]:
         return self._iterate()

@@ -349,3 +349,49 @@ def test_storage_classes_from_prior_find() -> None:
     assert all(r.scp_role and not r.scu_role for r in roles)
     with pytest.raises(ValueError):
         get_proposals(uids.STUDY_ROOT_QR_GET, [f"1.2.3.{i}" for i in range(128)])
+
+
+# -- the fast identifier encoder agrees with pydicom's writer ---------------------------
+
+_TEXT = st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7E,
+                                       exclude_characters="\\"), max_size=12)
+_FIELDS = {
+    "PatientName": _TEXT, "PatientID": _TEXT, "StudyDescription": _TEXT,
+    "StudyDate": st.sampled_from(["", "20200101", "20200101-20201231"]),
+    "StudyInstanceUID": st.sampled_from(["", "1.2.3", "1.2.840.10008.1"]),
+    "ModalitiesInStudy": st.lists(st.sampled_from(["CT", "MR", "US"]), max_size=3),
+    "NumberOfStudyRelatedInstances": st.integers(0, 10**6).map(str),
+    "PatientWeight": st.sampled_from(["", "70", "70.5"]),
+    "Rows": st.integers(0, 65535),
+    "ImagePositionPatient": st.sampled_from([["1.0", "2", "-3.5"], []]),
+    "RetrieveAETitle": st.sampled_from(["", "AE1", "PACS"]),
+    "TextValue": _TEXT,
+}
+
+
+@given(st.dictionaries(st.sampled_from(sorted(_FIELDS)), st.none(), max_size=len(_FIELDS))
+       .flatmap(lambda keys: st.fixed_dictionaries({k: _FIELDS[k] for k in keys})),
+       st.sampled_from([uids.IMPLICIT_VR_LITTLE_ENDIAN, uids.EXPLICIT_VR_LITTLE_ENDIAN]))
+def test_fast_encoder_matches_pydicom(values: dict[str, object], ts: str) -> None:
+    from pydicom.filebase import DicomBytesIO
+    from pydicom.filewriter import write_dataset
+
+    ds = Dataset()
+    ds.QueryRetrieveLevel = "STUDY"
+    for keyword, value in values.items():
+        setattr(ds, keyword, value)
+    fp = DicomBytesIO()
+    fp.is_little_endian = True
+    fp.is_implicit_VR = ts == uids.IMPLICIT_VR_LITTLE_ENDIAN
+    write_dataset(fp, ds)
+    assert encode_identifier(ds, ts) == fp.getvalue()
+
+
+def test_fast_encoder_falls_back_for_what_it_does_not_handle() -> None:
+    ds = build_identifier(["ReferencedStudySequence.ReferencedSOPClassUID=1.2"], "STUDY")
+    ds.PatientName = "Müller"
+    ds.SpecificCharacterSet = "ISO_IR 100"
+    back = decode_identifier(encode_identifier(ds, uids.EXPLICIT_VR_LITTLE_ENDIAN),
+                             uids.EXPLICIT_VR_LITTLE_ENDIAN)
+    assert back.PatientName == "Müller"
+    assert back.ReferencedStudySequence[0].ReferencedSOPClassUID == "1.2"
