@@ -208,6 +208,8 @@ async def _run(args: argparse.Namespace, service: QRService, sop_class: str,
     try:
         conn = await connect(args.host, args.port, proposals, calling_ae=args.aet,
                              called_ae=args.aec, roles=roles,
+                             async_window=qr_scu.GET_ASYNC_WINDOW
+                             if service is QRService.GET else None,
                              extended=qr_scu.extended_items({sop_class: options})
                              if options.any else (),
                              ssl_context=client_ssl(args), limits=limits, timeouts=timeouts)

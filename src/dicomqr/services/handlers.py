@@ -133,7 +133,8 @@ class QRHandlers:
     ``validate`` checks each identifier against its information model
     before the handler sees it (0xA900 on a mismatch).
     ``max_operations`` caps the Q/R operations running at once in the
-    whole server; more are refused with 0xA700 (0 = no cap).
+    whole server; more are refused with 0xA700 (C-FIND) or
+    0xA701 (C-GET, C-MOVE) (0 = no cap).
     """
 
     find: Handler | None = None

@@ -14,7 +14,7 @@ failure answered with its own status (PS3.7 Annex C, PS3.4 C.4):
 2. the affected SOP class is the context's abstract syntax, else 0x0212
    (Mistyped argument: a parameter not agreed for use on the association);
 3. the Message ID is not in use by an outstanding operation, else 0x0210;
-4. the server is below its operation cap, else 0xA700;
+4. the server is below its operation cap, else 0xA700 (C-FIND) / 0xA701;
 5. the identifier decodes, else 0xC310/0xC410/0xC510;
 6. Query/Retrieve View (0008,0053) only with enhanced multi-frame image
    conversion negotiated, else 0x0212;
@@ -160,8 +160,13 @@ class QRProvider:
             return None
         cap = self.handlers.max_operations
         if cap and self.running >= cap:
+            # 0xA700 is C-FIND's "out of resources"; C-GET and C-MOVE have no
+            # 0xA700 (PS3.4 Tables C.4-2/C.4-3): refused before any matching,
+            # theirs is 0xA701 "unable to calculate number of matches".
+            code = (_status.OUT_OF_RESOURCES if service is QRService.FIND
+                    else _status.OUT_OF_RESOURCES_MATCHES)
             self._refuse(conn, incoming, service, Reply(
-                _status.OUT_OF_RESOURCES, f"{self.running} operations running (limit)"))
+                code, f"{self.running} operations running (limit)"))
             return None
         ts = incoming.context.transfer_syntax
         try:

@@ -18,7 +18,8 @@ SCP (:func:`get_proposals` builds them, within the 128-context limit); the
 instances arrive on the same association and go to a pluggable sink (by
 default files in a folder, written as they stream in), and the iterator
 yields a :class:`~dicomqr.services.store.StoredInstance` for each beside
-the C-GET responses.  C-MOVE sends the instances to another AE: for
+the C-GET responses (connect with ``async_window=GET_ASYNC_WINDOW`` to
+let the SCP pipeline them).  C-MOVE sends the instances to another AE: for
 receiving them here, :func:`storage_scp` starts a storage SCP.
 """
 
@@ -36,7 +37,7 @@ from pydicom import Dataset
 from .. import status as _status
 from .. import uids
 from ..protocol import dimse
-from ..protocol.items import RoleSelection, SOPClassExtendedNegotiation
+from ..protocol.items import AsyncOperationsWindow, RoleSelection, SOPClassExtendedNegotiation
 from ..transport.client import Proposal
 from ..transport.connection import Connection, IncomingMessage
 from ..uids import QRService
@@ -51,6 +52,7 @@ log = logging.getLogger("dicomqr.scu")
 
 __all__ = [
     "COMMON_STORAGE_SOP_CLASSES",
+    "GET_ASYNC_WINDOW",
     "QROperation",
     "QRResponse",
     "RetrieveSetupError",
@@ -219,6 +221,11 @@ _IDENTIFIER_SYNTAXES = (uids.EXPLICIT_VR_LITTLE_ENDIAN, uids.IMPLICIT_VR_LITTLE_
 def qr_proposals(sop_classes: Iterable[str]) -> list[Proposal]:
     """Contexts for Q/R SOP classes (identifiers go in uncompressed syntaxes)."""
     return [Proposal(uid, _IDENTIFIER_SYNTAXES) for uid in sop_classes]
+
+
+#: The window a C-GET SCU proposes so that the SCP may have several C-STORE
+#: sub-operations outstanding (PS3.7 D.3.3.3: the requestor *performs* them).
+GET_ASYNC_WINDOW = AsyncOperationsWindow(max_invoked=1, max_performed=8)
 
 
 def get_proposals(sop_class: str = uids.STUDY_ROOT_QR_GET,

@@ -18,6 +18,8 @@ every failed UID that fits its encoding.
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import logging
 import os
 from collections import deque
@@ -31,6 +33,7 @@ from pydicom import Dataset
 from .. import status as _status
 from .. import uids
 from ..protocol import dimse
+from ..protocol.items import AsyncOperationsWindow
 from ..transport.client import AssociationRejectedError, Proposal, connect
 from ..transport.connection import AssociationClosed, Connection
 from ..uids import QRService
@@ -45,6 +48,8 @@ log = logging.getLogger("dicomqr.retrieve")
 __all__ = ["Counts", "run_retrieve", "send_retrieve_final"]
 
 _US_MAX = 0xFFFF
+#: Proposed on a C-MOVE sub-association: up to 8 C-STOREs outstanding.
+SUB_OPERATIONS_WINDOW = AsyncOperationsWindow(max_invoked=8, max_performed=1)
 _LOOKAHEAD = 512  # instances read ahead to choose a C-MOVE sub-association's contexts
 
 
@@ -57,6 +62,7 @@ class Counts:
     """Sub-operation bookkeeping of one retrieve."""
 
     total: int
+    started: int = 0
     completed: int = 0
     failed: int = 0
     warning: int = 0
@@ -176,9 +182,12 @@ class _Destination:
         self.proposed = {(p.abstract_syntax, ts) for p in proposals for ts in p.transfer_syntaxes}
         kwargs = {k: v for k, v in self.options.items()
                   if k in ("ssl_context", "limits", "timeouts")}
+        # An asynchronous operations window lets several C-STOREs be in
+        # flight when the destination agrees (a dicomqr storage SCP does).
         self.conn = await connect(self.host, self.port, proposals,
                                   calling_ae=self.options.get("calling_ae", self.calling_ae),
-                                  called_ae=self.called_ae, **kwargs)
+                                  called_ae=self.called_ae, async_window=SUB_OPERATIONS_WINDOW,
+                                  **kwargs)
 
     def covers(self, inst: Instance) -> bool:
         sop_class, ts = _class_and_syntax(inst)
@@ -334,7 +343,10 @@ async def run_retrieve(conn: Connection, context_id: int, rq: dimse.CGetRQ | dim
             await items.fill(_LOOKAHEAD)
             window = [_safe_resolve(pair) for pair in items.buffer]
             try:
-                await dest.open([w for w in window if w is not None])
+                if any(w is not None for w in window):
+                    # No instance (no match): no association to open, and an
+                    # A-ASSOCIATE-RQ without contexts cannot be sent anyway.
+                    await dest.open([w for w in window if w is not None])
             except (OSError, TimeoutError, AssociationClosed) as exc:
                 why = ("destination rejected the association"
                        if isinstance(exc, AssociationRejectedError)
@@ -346,8 +358,8 @@ async def run_retrieve(conn: Connection, context_id: int, rq: dimse.CGetRQ | dim
                 counts.failed_uids = [_uid_of(w) for w in window if w is not None]
                 return final(Reply(
                     _status.OUT_OF_RESOURCES_SUB_OPERATIONS, why[:64]), counts)
-            assert dest.conn is not None
-            target = dest.conn
+            if dest.conn is not None:
+                target = dest.conn
         reply = await _sub_operations(conn, context_id, rq, request, service, items, counts,
                                       target, dest)
     except HandlerRaised as exc:
@@ -378,30 +390,77 @@ def _safe_resolve(pair: Any) -> Instance | None:
     return None
 
 
+_MAX_WINDOW = 8  # C-STORE sub-operations in flight at most, when the peer allows several
+
+
+def _window(target: Connection) -> int:
+    allowed = target.max_invoked_by_us
+    return _MAX_WINDOW if allowed == 0 else min(allowed, _MAX_WINDOW)
+
+
 async def _sub_operations(conn: Connection, context_id: int, rq: dimse.CGetRQ | dimse.CMoveRQ,
                           request: QRRequest, service: QRService, items: _Items, counts: Counts,
                           target: Connection, dest: _Destination | None) -> Reply:
+    """Run the sub-operations; several at once when the association that
+    carries them negotiated an asynchronous operations window, one at a time
+    otherwise (PS3.7 D.3.3.3: without one, one request may be outstanding)."""
     originator = (request.calling_ae, rq.message_id) if service is QRService.MOVE else None
     cancel = request._cancel
-    while True:
-        if cancel.is_set():
-            return Reply(_status.CANCEL)
-        item = await items.next()
-        if item is END:
-            break
-        if item is None:
-            return Reply(_status.CANCEL)
-        if not isinstance(item, tuple) or len(item) != 2:
-            raise ContractError(Violation.INVALID_STATUS, service,
-                                f"handler yielded {type(item).__name__}, not (status, dataset)")
-        reply = parse_status(item[0], service)
-        if not reply.is_pending:
-            return reply
-        await _one(conn, request, item[1], counts, target, dest, originator, service)
+    window = _window(target)
+    inflight: set[asyncio.Task[None]] = set()
+
+    def progress() -> None:
         if not conn.is_open:
             raise AssociationClosed("requestor gone")
         conn.send(context_id, _response(service, rq, Reply(_status.PENDING), counts,
                                         remaining=True))
+
+    async def settle(limit: int) -> None:
+        # Wait until fewer than ``limit`` sub-operations are in flight.
+        while inflight and len(inflight) >= limit:
+            done, _ = await asyncio.wait(inflight, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                inflight.discard(task)
+                task.result()
+                progress()
+
+    try:
+        while True:
+            if cancel.is_set():
+                await settle(1)
+                return Reply(_status.CANCEL)
+            item = await items.next()
+            if item is END:
+                break
+            if item is None:
+                await settle(1)
+                return Reply(_status.CANCEL)
+            if not isinstance(item, tuple) or len(item) != 2:
+                raise ContractError(Violation.INVALID_STATUS, service,
+                                    f"handler yielded {type(item).__name__}, "
+                                    "not (status, dataset)")
+            reply = parse_status(item[0], service)
+            if not reply.is_pending:
+                await settle(1)
+                return reply
+            counts.started += 1
+            if counts.started > counts.total:
+                counts.total = counts.started  # more than announced: keep counting
+            if window == 1:
+                await _one(conn, item[1], counts, target, dest, originator, service)
+                progress()
+                continue
+            if dest is not None:
+                inst = _safe_resolve(item)
+                if inst is not None and not dest.covers(inst):
+                    await settle(1)  # the sub-association is replaced: empty it first
+            inflight.add(asyncio.create_task(
+                _one(conn, item[1], counts, target, dest, originator, service)))
+            await settle(window)
+        await settle(1)
+    finally:
+        if inflight:
+            await asyncio.gather(*inflight, return_exceptions=True)
     if counts.failed or counts.warning:
         if counts.completed == 0 and counts.warning == 0:
             return Reply(_status.OUT_OF_RESOURCES_SUB_OPERATIONS, "all sub-operations failed")
@@ -409,11 +468,9 @@ async def _sub_operations(conn: Connection, context_id: int, rq: dimse.CGetRQ | 
     return Reply(_status.SUCCESS)
 
 
-async def _one(conn: Connection, request: QRRequest, payload: Any, counts: Counts,
-               target: Connection, dest: _Destination | None,
-               originator: tuple[str, int] | None, service: QRService) -> None:
-    if counts.completed + counts.failed + counts.warning >= counts.total:
-        counts.total += 1  # the handler gave more than it announced: keep counting
+async def _one(conn: Connection, payload: Any, counts: Counts, target: Connection,
+               dest: _Destination | None, originator: tuple[str, int] | None,
+               service: QRService) -> None:
     if payload is None:
         counts.fail(None)
         return
@@ -425,11 +482,11 @@ async def _one(conn: Connection, request: QRRequest, payload: Any, counts: Count
         return
     uid = _uid_of(inst)
     try:
-        if dest is not None and not dest.covers(inst):
-            await dest.open([inst])
+        if dest is not None:
+            # C-MOVE: always the destination, never the requestor's association.
+            if dest.conn is None or not dest.conn.is_open or not dest.covers(inst):
+                await dest.open([inst])
             assert dest.conn is not None
-            target = dest.conn
-        elif dest is not None and dest.conn is not None:
             target = dest.conn
         code = await _store(target, inst, originator)
     except NoContextError as exc:
@@ -475,11 +532,9 @@ def send_retrieve_final(conn: Connection, context_id: int, rq: dimse.CGetRQ | di
             dataset = None
     rsp = _response(service, rq, reply, counts, remaining=reply.code == _status.CANCEL)
     if dataset is not None:
-        rsp = type(rsp)(**{**_fields(rsp), "has_dataset": True})
+        # dataclasses.replace: __dataclass_fields__ also lists the ClassVar
+        # command_field, which the constructor does not take.
+        rsp = dataclasses.replace(rsp, has_dataset=True)
     conn.send(context_id, rsp, dataset)
     return reply
-
-
-def _fields(rsp: Any) -> dict[str, Any]:
-    return {name: getattr(rsp, name) for name in rsp.__dataclass_fields__}
 

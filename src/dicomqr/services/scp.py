@@ -39,9 +39,11 @@ __all__ = [
 #: little-endian syntaxes come first, then every compressed syntax as-is.
 DEFAULT_TRANSFER_SYNTAXES: tuple[str, ...] = uids.STORABLE_TRANSFER_SYNTAXES
 
-#: The asynchronous operations window a Q/R SCP offers: any number invoked
-#: by us (we invoke none but C-STORE sub-operations), 16 performed at once.
-QR_ASYNC_WINDOW = AsyncOperationsWindow(max_invoked=0, max_performed=16)
+#: The asynchronous operations window a Q/R or storage SCP offers (PS3.7
+#: D.3.3.3, values as the acceptor returns them): the requestor may invoke
+#: up to 16 operations that we perform at once, and may perform up to 16 of
+#: ours (the C-STORE sub-operations of a C-GET) at once.
+QR_ASYNC_WINDOW = AsyncOperationsWindow(max_invoked=16, max_performed=16)
 
 
 def acceptor_policy(*, verification: bool = True, storage: bool = True,
@@ -63,7 +65,7 @@ def acceptor_policy(*, verification: bool = True, storage: bool = True,
         syntaxes[uids.VERIFICATION_SOP_CLASS] = uids.UNCOMPRESSED_TRANSFER_SYNTAXES
     if qr is None:
         return AcceptorPolicy(contexts=syntaxes, accept_all_storage=storage,
-                              storage_transfer_syntaxes=ts)
+                              storage_transfer_syntaxes=ts, async_window=async_window)
     syntaxes.update(qr.contexts())
     serves_get = qr.handlers.get is not None
     return AcceptorPolicy(

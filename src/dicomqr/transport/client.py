@@ -149,6 +149,8 @@ async def connect(
     conn.extended_negotiation = {item.sop_class_uid: bytes(item.info)
                                  for item in ac.user_information.extended_negotiations}
     window = negotiated_async_window(async_window, ac.user_information.async_operations_window)
-    conn.max_operations = window.max_invoked or 64
+    # We perform what the acceptor invokes (C-STORE sub-operations of a C-GET).
+    conn.max_operations = min(window.max_performed, 64) if window.max_performed else 64
+    conn.async_window = window
     conn.start_idle_timer()
     return conn

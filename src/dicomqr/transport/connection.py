@@ -52,6 +52,7 @@ from ..protocol.events import (
     ReleaseRequested,
 )
 from ..protocol.fsm import State
+from ..protocol.items import AsyncOperationsWindow
 from ..protocol.negotiation import AcceptedContext
 from ..protocol.pdv import CommandReceived, DatasetFragment, Reassembler, fragment
 from .config import Limits, Timeouts
@@ -202,6 +203,10 @@ class Connection(asyncio.Protocol):
         self.contexts: dict[int, AcceptedContext] = {}
         self.peer_max_pdu = 0
         self.max_operations = 1
+        #: The asynchronous operations window agreed (PS3.7 D.3.3.3): how many
+        #: operations the *requestor* may have outstanding as invoker
+        #: (``max_invoked``) and as performer (``max_performed``); 0 = no limit.
+        self.async_window = AsyncOperationsWindow()
         #: SOP class extended negotiation agreed: SOP class UID -> the
         #: acceptor's application information (PS3.7 D.3.3.5).
         self.extended_negotiation: dict[str, bytes] = {}
@@ -466,6 +471,14 @@ class Connection(asyncio.Protocol):
     def is_open(self) -> bool:
         """True while messages can still be sent on the association."""
         return self.core.is_established and not self.closed.done()
+
+    @property
+    def max_invoked_by_us(self) -> int:
+        """Requests we may have outstanding at once (0 = no limit): C-STORE
+        sub-operations of a C-GET on the acceptor's side, requests of ours on
+        the requestor's."""
+        w = self.async_window
+        return w.max_invoked if self.core.role is Role.REQUESTOR else w.max_performed
 
     def next_message_id(self) -> int:
         self._message_id = self._message_id % 0xFFFF + 1

@@ -187,8 +187,12 @@ class Server:
         conn.contexts = dict(result.accepted)
         conn.extended_negotiation = {item.sop_class_uid: bytes(item.info)
                                      for item in result.extended_replies}
-        performed = result.async_window.max_performed
-        conn.max_operations = performed if 0 < performed <= 64 else 64 if performed else 1
+        # The requestor's invocations are what we perform at once (PS3.7
+        # D.3.3.3); 0 means no limit, which one worker per request would
+        # make a denial of service: 64 at most.
+        invoked = result.async_window.max_invoked
+        conn.max_operations = min(invoked, 64) if invoked else 64
+        conn.async_window = result.async_window
         ac = _pdu.AAssociateAC(
             called_ae_title=rq.called_ae_title,
             calling_ae_title=rq.calling_ae_title,
