@@ -25,7 +25,7 @@ from pydicom.valuerep import PersonName
 
 from .. import uids
 
-__all__ = ["IdentifierCodecError", "decode_identifier", "encode_identifier"]
+__all__ = ["IdentifierCodecError", "decode_identifier", "encode_identifier", "in_byte_order"]
 
 
 class IdentifierCodecError(ValueError):
@@ -194,8 +194,70 @@ def _fast_encode(ds: Dataset, implicit: bool) -> bytes:
     return b"".join(parts)
 
 
+# Binary VRs whose values are words pydicom keeps as raw bytes in the
+# dataset's own byte order, and does not swap when writing in the other one.
+_WORD_SIZES = {"OW": 2, "OF": 4, "OL": 4, "OD": 8, "OV": 8}
+
+
+def _swapped(data: bytes, width: int) -> bytes:
+    if len(data) % width:
+        raise IdentifierCodecError(
+            f"a value of {len(data)} bytes is not made of {width}-byte words")
+    view = memoryview(data)
+    out = bytearray(len(data))
+    for i in range(width):
+        out[i::width] = view[width - 1 - i::width]
+    return bytes(out)
+
+
+def in_byte_order(ds: Dataset, little_endian: bool) -> Dataset:
+    """``ds`` ready to be written in ``little_endian`` byte order.
+
+    pydicom converts numbers and text when it writes a dataset in the other
+    byte order, but leaves OW/OF/OL/OD/OV values (Pixel Data, LUT data) as
+    they are, which would corrupt them.  This returns ``ds`` itself when
+    nothing needs swapping, else a copy with those values swapped (nested
+    sequences included).  A dataset built in memory counts as little endian.
+    """
+    original = ds.original_encoding[1] if ds.original_encoding[1] is not None else True
+    if original == little_endian:
+        return ds
+    return _swap_copy(ds)
+
+
+def _swap_copy(ds: Dataset) -> Dataset:
+    out = Dataset()
+    for elem in ds:
+        width = _WORD_SIZES.get(elem.VR)
+        if width and isinstance(elem.value, bytes | bytearray) and elem.value:
+            out.add(DataElement(elem.tag, elem.VR, _swapped(bytes(elem.value), width)))
+        elif elem.VR == "SQ" and elem.value:
+            out.add(DataElement(elem.tag, "SQ", [_swap_copy(item) for item in elem.value]))
+        else:
+            out.add(elem)
+    return out
+
+
+def _non_ascii(ds: Dataset) -> bool:
+    for elem in ds.iterall():
+        value = elem.value
+        if isinstance(value, str) and not value.isascii():
+            return True
+        if isinstance(value, PersonName) and not str(value).isascii():
+            return True
+        if isinstance(value, MultiValue) and any(
+                isinstance(v, str) and not v.isascii() for v in value):
+            return True
+    return False
+
+
 def encode_identifier(ds: Dataset, transfer_syntax: str) -> bytes:
-    """Encode ``ds`` for sending in ``transfer_syntax``."""
+    """Encode ``ds`` for sending in ``transfer_syntax``.
+
+    Text beyond ASCII with no Specific Character Set is sent in UTF-8 with
+    Specific Character Set ISO_IR 192 added (PS3.4 C.4.1.1.3.2: it shall be
+    present when other than the default repertoire is used).
+    """
     ts = _syntax(transfer_syntax)
     if ts.is_encapsulated:
         raise IdentifierCodecError(f"identifiers are not sent in {ts.name}")
@@ -204,6 +266,13 @@ def encode_identifier(ds: Dataset, transfer_syntax: str) -> bytes:
             return _fast_encode(ds, ts.is_implicit_vr)
         except (_NotSimple, UnicodeEncodeError, struct.error, AttributeError, TypeError):
             pass
+    if "SpecificCharacterSet" not in ds and _non_ascii(ds):
+        copy = Dataset()
+        copy.SpecificCharacterSet = "ISO_IR 192"
+        for elem in ds:
+            copy.add(elem)
+        ds = copy
+    ds = in_byte_order(ds, ts.is_little_endian)
     fp = DicomBytesIO()
     fp.is_little_endian = ts.is_little_endian
     fp.is_implicit_VR = ts.is_implicit_vr

@@ -30,6 +30,7 @@ import logging
 import os
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from pydicom import Dataset
@@ -397,6 +398,19 @@ class _RetrieveStorage:
         archive.on_stored = self._stored
         self.archive = archive
 
+    def use(self, archive: FileArchive) -> None:
+        """Send the next C-GET's instances to ``archive``."""
+        if archive is self.archive:
+            return
+        if self.listeners:
+            raise RetrieveSetupError(
+                "another C-GET is in progress on this association with another sink: "
+                "its instances could not be told apart")
+        self.archive.on_stored = self.user_hook
+        self.user_hook = archive.on_stored
+        archive.on_stored = self._stored
+        self.archive = archive
+
     async def _stored(self, stored: StoredInstance) -> int | None:
         result = None
         if self.user_hook is not None:
@@ -465,13 +479,18 @@ def get(conn: Connection, identifier: Dataset, *, sop_class: str = uids.STUDY_RO
             "the peer accepted no storage context with us as SCP: a C-GET could not "
             "deliver any instance (propose them with get_proposals())")
     storage = conn.handler if isinstance(conn.handler, _RetrieveStorage) else None
+    if sink is None:
+        if folder is None:
+            raise ValueError("give the folder (or sink) the retrieved instances go to")
+        same = storage is not None and storage.archive.root == Path(folder)
+        sink = storage.archive if same and storage is not None else FileArchive(folder)
     if storage is None:
-        if sink is None:
-            if folder is None:
-                raise ValueError("give the folder (or sink) the retrieved instances go to")
-            sink = FileArchive(folder)
         storage = _RetrieveStorage(sink)
         conn.handler = storage
+    else:
+        # C-STOREs carry nothing that ties them to their C-GET: two at once
+        # on one association can only share one sink.
+        storage.use(sink)
     rq = dimse.CGetRQ(message_id=conn.next_message_id(), affected_sop_class_uid=sop_class,
                       priority=priority)
     return QROperation(conn, QRService.GET, context_id, rq, _identifier_bytes(identifier, ts), ts,

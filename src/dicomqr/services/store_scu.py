@@ -27,6 +27,7 @@ from ..protocol import dimse
 from ..protocol.association import Role
 from ..transport.client import Proposal
 from ..transport.connection import Connection
+from .codec import in_byte_order
 from .common import NoContextError, Response, request_response
 from .part10 import Part10Error, read_file_meta
 
@@ -142,7 +143,7 @@ def encode_dataset(ds: Dataset, transfer_syntax_uid: str) -> bytes:
     fp = DicomFileLike(buf)
     fp.is_little_endian = ts.is_little_endian
     fp.is_implicit_VR = ts.is_implicit_vr
-    write_dataset(fp, ds)
+    write_dataset(fp, in_byte_order(ds, ts.is_little_endian))
     return buf.getvalue()
 
 

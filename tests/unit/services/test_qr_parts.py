@@ -395,3 +395,40 @@ def test_fast_encoder_falls_back_for_what_it_does_not_handle() -> None:
                              uids.EXPLICIT_VR_LITTLE_ENDIAN)
     assert back.PatientName == "Müller"
     assert back.ReferencedStudySequence[0].ReferencedSOPClassUID == "1.2"
+
+
+# -- byte order and character set on encoding ------------------------------------------
+
+
+def test_words_are_swapped_between_byte_orders() -> None:
+    from pydicom.dataelem import DataElement
+
+    from dicomqr.services.codec import in_byte_order
+
+    ds = Dataset()
+    ds.add(DataElement(0x7FE00010, "OW", b"\x01\x02\x03\x04"))
+    ds.add(DataElement(0x00281201, "OW", b"\xaa\xbb"))
+    seq_item = Dataset()
+    seq_item.add(DataElement(0x00660016, "OF", b"\x01\x02\x03\x04"))
+    ds.add(DataElement(0x00660002, "SQ", [seq_item]))
+    ds.Rows = 2
+    assert in_byte_order(ds, True) is ds  # built in memory: little endian already
+    big = in_byte_order(ds, False)
+    assert big.PixelData == b"\x02\x01\x04\x03"
+    assert big[0x00281201].value == b"\xbb\xaa"
+    assert big[0x00660002].value[0][0x00660016].value == b"\x04\x03\x02\x01"
+    assert ds.PixelData == b"\x01\x02\x03\x04"  # the original is left alone
+    data = encode_identifier(ds, uids.EXPLICIT_VR_BIG_ENDIAN)
+    back = decode_identifier(data, uids.EXPLICIT_VR_BIG_ENDIAN)
+    assert back.Rows == 2
+    assert back.PixelData == b"\x02\x01\x04\x03"  # as big-endian words on the wire
+
+
+def test_non_ascii_text_gets_a_character_set() -> None:
+    ds = Dataset()
+    ds.PatientName = "Müller^Jörg"
+    data = encode_identifier(ds, uids.EXPLICIT_VR_LITTLE_ENDIAN)
+    back = decode_identifier(data, uids.EXPLICIT_VR_LITTLE_ENDIAN)
+    assert back.SpecificCharacterSet == "ISO_IR 192"
+    assert str(back.PatientName) == "Müller^Jörg"
+    assert "SpecificCharacterSet" not in ds
