@@ -76,9 +76,23 @@ class Reply:
     offending: tuple[int, ...] = ()
     error_id: int | None = None
 
+    def __post_init__(self) -> None:
+        # Error Comment (0000,0902) is an LO of the command set: at most 64
+        # characters of the default repertoire, no backslash or control
+        # characters.  Comments quote handlers' texts and peers' values (a
+        # multi-valued level "STUDY\SERIES", a name with accents): made
+        # sendable here, or the response could not be encoded at all.
+        if self.comment is not None:
+            object.__setattr__(self, "comment", _lo(self.comment))
+
     @property
     def is_pending(self) -> bool:
         return self.code in (_status.PENDING, _status.PENDING_WARNING)
+
+
+def _lo(text: str) -> str | None:
+    safe = "".join("/" if c == "\\" else c if " " <= c <= "~" else "?" for c in text)
+    return safe[:64].strip(" ") or None
 
 
 def _int(value: Any) -> int | None:

@@ -281,9 +281,13 @@ class HandlerFeed:
         stop = self._stop_event
         on_stop = None
         if stop is not None:
-            # Wake on C-CANCEL as well as on a new item.
+            # Wake on C-CANCEL as well as on a new item.  Only this waiter,
+            # and only if the event fired: the task is cancelled when we
+            # return, and its callback must not wake the *next* waiter (that
+            # spun the loop and defeated the timeout).
             on_stop = self.loop.create_task(stop.wait())
-            on_stop.add_done_callback(lambda _t: self._wake())
+            on_stop.add_done_callback(
+                lambda t: None if t.cancelled() or waiter.done() else waiter.set_result(None))
         try:
             if timeout is None:
                 await waiter
@@ -298,6 +302,11 @@ class HandlerFeed:
             self._waiter = None
             if on_stop is not None:
                 on_stop.cancel()
+
+    @property
+    def ready(self) -> bool:
+        """True when :meth:`get` would return at once."""
+        return bool(self._items) or self._done
 
     def stop(self) -> None:
         """Stop producing (cancel, error or early end); the generator is closed."""

@@ -190,8 +190,6 @@ class QRProvider:
             try:
                 spec = validate(identifier, uid, relational=extended.relational)
             except InvalidIdentifier as exc:
-                log.info("%s: %s identifier refused: %s", conn.describe(), service.dimse,
-                         exc.comment)
                 self._refuse(conn, incoming, service,
                              Reply(exc.status, exc.comment[:64], tuple(exc.offending)))
                 return None
@@ -209,6 +207,9 @@ class QRProvider:
                 reply: Reply) -> None:
         rq = incoming.message
         ctx_id = incoming.context.context_id
+        # Every refusal is logged, with what the requestor is told.
+        log.info("%s: %s (message %d) refused: 0x%04X %s", conn.describe(), service.dimse,
+                 rq.message_id, reply.code, reply.comment or "")  # type: ignore[union-attr]
         if not conn.is_open:
             return
         if isinstance(rq, dimse.CFindRQ):

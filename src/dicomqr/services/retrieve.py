@@ -238,8 +238,18 @@ class _Items:
         return self.buffer.popleft()
 
     async def fill(self, n: int) -> None:
+        """Buffer up to ``n`` items: waits for the first one only, then takes
+        what the handler has ready (a slow handler must not hold back the
+        first sub-operations, nor keep the requestor waiting for 512 items)."""
         while not self.ended and len(self.buffer) < n:
-            items = await self.feed.get(self.timeout)
+            if self.buffer and not self.feed.ready:
+                return
+            try:
+                items = await self.feed.get(self.timeout)
+            except HandlerRaised:
+                if self.buffer:
+                    return  # what came before is served first; next() raises it again
+                raise
             if not items:
                 return
             for it in items:
@@ -432,7 +442,7 @@ async def _sub_operations(conn: Connection, context_id: int, rq: dimse.CGetRQ | 
             item = await items.next()
             if item is END:
                 break
-            if item is None:
+            if item is None and cancel.is_set():  # else the handler yielded None
                 await settle(1)
                 return Reply(_status.CANCEL)
             if not isinstance(item, tuple) or len(item) != 2:
@@ -452,8 +462,15 @@ async def _sub_operations(conn: Connection, context_id: int, rq: dimse.CGetRQ | 
                 continue
             if dest is not None:
                 inst = _safe_resolve(item)
-                if inst is not None and not dest.covers(inst):
-                    await settle(1)  # the sub-association is replaced: empty it first
+                if inst is not None and (dest.conn is None or not dest.conn.is_open
+                                         or not dest.covers(inst)):
+                    # The sub-association is (re)opened: empty it first, and
+                    # open it here rather than in a task, where the next
+                    # sub-operations would race it (and open one more).
+                    await settle(1)
+                    await _one(conn, item[1], counts, target, dest, originator, service)
+                    progress()
+                    continue
             inflight.add(asyncio.create_task(
                 _one(conn, item[1], counts, target, dest, originator, service)))
             await settle(window)
