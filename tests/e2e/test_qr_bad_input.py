@@ -112,7 +112,7 @@ BAD_IDENTIFIERS = [
     pytest.param(uids.STUDY_ROOT_QR_FIND, {"QueryRetrieveLevel": "FRAME"}, 0xA900, (LEVEL,),
                  "Query/Retrieve Level 'FRAME' not in model", id="find-frame-level"),
     pytest.param(uids.STUDY_ROOT_QR_FIND, {"QueryRetrieveLevel": ["STUDY", "SERIES"]}, 0xA900,
-                 (LEVEL,), "Query/Retrieve Level 'STUDY//SERIES' not in model",  # no \\ in an LO
+                 (LEVEL,), "Query/Retrieve Level 'STUDY/SERIES' not in model",  # no \\ in an LO
                  id="find-two-levels"),
     pytest.param(uids.PATIENT_ROOT_QR_FIND,
                  {"QueryRetrieveLevel": "STUDY", "StudyInstanceUID": ""}, 0xA900,

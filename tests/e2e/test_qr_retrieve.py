@@ -24,6 +24,7 @@ from dicomqr.services.handlers import QRHandlers, QRRequest
 from dicomqr.services.qr_scu import RetrieveSetupError
 from dicomqr.services.store import FileArchive
 from dicomqr.services.store_scu import read_source
+from dicomqr.status import Category
 from dicomqr.transport.client import Proposal, connect
 from dicomqr.transport.server import AssociationRules
 
@@ -182,14 +183,19 @@ async def test_zero_matches_is_success(service: str, tmp_path: Path) -> None:
 async def test_count_differs_from_what_is_given(announced: int, given: int,
                                                 tmp_path: Path) -> None:
     """The handler's count is a promise it may break: every instance it
-    gives is sent and counted, Remaining never goes negative."""
+    gives is sent and counted, Remaining never goes negative, and what was
+    announced but never given is reported failed (a warning, not a silent
+    success)."""
     items = [instance(i) for i in range(given)]
     async with qr_server(QRHandlers(get=handler_of(items, announced))) as srv:
         conn = await associate_get(srv.port, uids.STUDY_ROOT_QR_GET)
         out = await run(qr_scu.get(conn, Q, folder=tmp_path))
         await conn.release()
-    assert out.final.status == 0x0000
+    missing = max(announced - given, 0)
+    assert out.final.status == (0xB000 if missing else 0x0000)
     assert out.final.completed == given
+    assert out.final.failed == missing
+    assert out.final.failed_uids == ()  # never given: no UID to name
     assert len(dicom_files(tmp_path)) == given
     assert [r.completed for r in out.pending] == list(range(1, given + 1))
     assert all(r.remaining is not None and r.remaining >= 0 for r in out.pending)
@@ -341,3 +347,18 @@ async def _get_big(folder: Path) -> None:
     assert (final.completed, final.failed, final.warning) == (65535, 0, 0)
     assert len(dicom_files(folder)) == BIG
     print(f"C-GET of {BIG} instances: {took:.1f} s")
+
+
+@pytest.mark.parametrize("code", [0x0124, 0xA701, 0xA900])
+async def test_move_handler_refuses_before_naming_a_destination(code: int) -> None:
+    """A move handler may refuse at once, with (status, None) in place of the
+    destination: no sub-association is opened, the status arrives as is."""
+    def move(request: QRRequest) -> Iterator[Any]:
+        yield code, None
+
+    async with qr_server(QRHandlers(move=move)) as srv:
+        conn = await associate(srv.port, [uids.STUDY_ROOT_QR_MOVE])
+        out = await run(qr_scu.move(conn, Q, "ANYWHERE"))
+        await conn.release()
+    assert [r.status for r in out.responses] == [code]
+    assert out.final.category is Category.FAILURE

@@ -341,7 +341,7 @@ def _qr_level(identifier: Dataset, model: InformationModel) -> str:
     if level not in model.level_names:
         shown = "\\".join(str(v).strip() for v in values)
         raise InvalidIdentifier(
-            _A900, f"Query/Retrieve Level {shown!r} not in model", (QUERY_RETRIEVE_LEVEL,))
+            _A900, f"Query/Retrieve Level '{shown}' not in model", (QUERY_RETRIEVE_LEVEL,))
     return level
 
 

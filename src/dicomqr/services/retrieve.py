@@ -330,6 +330,15 @@ async def run_retrieve(conn: Connection, context_id: int, rq: dimse.CGetRQ | dim
                 return final(Reply(
                     _status.MOVE_DESTINATION_UNKNOWN,
                     f"move destination {request.move_destination!r} unknown"[:64]), None)
+            if (isinstance(first, tuple) and len(first) == 2
+                    and not isinstance(first[0], str)):
+                # (status, None) in place of the destination: the handler
+                # refuses at once (0x0124, 0xA701, 0xA900 ...).
+                reply = parse_status(first[0], service)
+                if reply.is_pending:
+                    raise ContractError(Violation.BAD_DESTINATION, service,
+                                        "a pending status in place of the destination")
+                return final(reply, None)
             host, port, options = _parse_destination(first)
             dest = _Destination(host, port,
                                 str(options.get("ae_title", request.move_destination)),
@@ -478,6 +487,13 @@ async def _sub_operations(conn: Connection, context_id: int, rq: dimse.CGetRQ | 
     finally:
         if inflight:
             await asyncio.gather(*inflight, return_exceptions=True)
+    missing = counts.total - counts.started
+    if missing > 0:
+        # Announced, never given: those sub-operations did not happen, so
+        # they are reported failed (their UIDs are unknown) rather than lost.
+        log.warning("%s: %s handler announced %d sub-operations and gave %d",
+                    conn.describe(), service.dimse, counts.total, counts.started)
+        counts.failed += missing
     if counts.failed or counts.warning:
         if counts.completed == 0 and counts.warning == 0:
             return Reply(_status.OUT_OF_RESOURCES_SUB_OPERATIONS, "all sub-operations failed")
@@ -511,12 +527,8 @@ async def _one(conn: Connection, payload: Any, counts: Counts, target: Connectio
                  uid, exc)
         counts.fail(uid)
         return
-    except (ValueError, OSError) as exc:
-        log.warning("%s: %s sub-operation for %s failed: %s", conn.describe(), service.dimse,
-                    uid, exc)
-        counts.fail(uid)
-        return
     except (AssociationClosed, TimeoutError) as exc:
+        # Before OSError, of which AssociationClosed is a kind.
         if target is conn:
             raise
         log.warning("%s: C-MOVE destination association lost: %s", conn.describe(), exc)
@@ -524,6 +536,11 @@ async def _one(conn: Connection, payload: Any, counts: Counts, target: Connectio
         if dest is not None:
             dest.conn = None
             dest.proposed = set()
+        return
+    except (ValueError, OSError) as exc:
+        log.warning("%s: %s sub-operation for %s failed: %s", conn.describe(), service.dimse,
+                    uid, exc)
+        counts.fail(uid)
         return
     category = _status.category_of(code, _status.Service.STORAGE)
     if category is _status.Category.SUCCESS:
