@@ -550,12 +550,13 @@ async def test_requestor_aborts_mid_operation(service: QRService, tmp_path: Path
             await asyncio.sleep(0.01)
         await can_associate(srv.port)
     messages = [r.getMessage() for r in caplog.records]
-    # One line says how the association ended (the A-ABORT, or the reset of
-    # a socket closed with unread data in it).
+    # One line says how the association ended: the A-ABORT arrives, even
+    # though the aborting side had unread data (it lingers instead of
+    # resetting the connection).
     ended = [m for m in messages if m.startswith("association QRSCU") and f"{SCP_AE}: " in m
              and "1 requests" in m]
     assert len(ended) == 1, messages
-    assert "closed: peer aborted" in ended[0] or "closed by peer" in ended[0], ended
+    assert "closed: peer aborted" in ended[0], ended
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR], messages
 
 

@@ -151,6 +151,11 @@ class Association:
         return out
 
     @property
+    def abort_sent(self) -> bool:
+        """True once we queued an A-ABORT."""
+        return self._abort_sent
+
+    @property
     def wants_close(self) -> bool:
         """True once the transport should be closed: the machine is back in
         Sta1, or we sent an A-ABORT (Sta13).  After an abort nothing more can

@@ -233,6 +233,7 @@ class Connection(asyncio.Protocol):
         self._release_waiter: asyncio.Future[None] | None = None
         self._message_id = 0
         self._flush_soon = False
+        self._linger = False
         self.aborted: Aborted | None = None
         #: The A-ASSOCIATE-AC/RJ confirmation, for the requestor's ``connect``.
         self._association_answer: AssociationAccepted | AssociationRejected | None = None
@@ -253,6 +254,8 @@ class Connection(asyncio.Protocol):
         self._pump()
 
     def data_received(self, data: bytes) -> None:
+        if self._linger:
+            return  # aborted: read and discard until the peer closes
         self._last_rx = self.loop.time()
         self.core.receive_data(data)
         self._pump()
@@ -299,13 +302,31 @@ class Connection(asyncio.Protocol):
 
     def _flush(self) -> None:
         out = self.core.data_to_send()
-        if out and self.transport is not None and not self.transport.is_closing():
+        if out and self.transport is not None and not self.transport.is_closing() \
+                and not self._linger:
             if len(out) == 1:
                 self.transport.write(out[0])
             else:
                 self.transport.writelines(out)
         if self.core.wants_close and self.transport is not None:
-            self.transport.close()
+            self._close_transport()
+
+    def _close_transport(self) -> None:
+        transport = self.transport
+        assert transport is not None
+        if transport.is_closing():
+            return
+        if self.core.abort_sent and transport.can_write_eof():
+            # Closing a socket with unread data makes the kernel reset the
+            # connection and drop what we have not sent yet: the A-ABORT.
+            # Send it and our FIN, then close once the peer closes too (or
+            # after a second; what it still sends is discarded).
+            if not self._linger:
+                self._linger = True
+                transport.write_eof()
+                self.loop.call_later(1.0, transport.close)
+            return
+        transport.close()
 
     def _arm_artim(self) -> None:
         deadline = self.core.get_timer()
