@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from .. import status as _status
@@ -55,14 +56,21 @@ def find_context(conn: Connection, abstract_syntax: str,
 
 
 async def request_response(conn: Connection, context_id: int, rq: dimse.Message,
-                           dataset: bytes | memoryview | None = None) -> Response:
-    """Send one request and wait for its single (final) response."""
+                           dataset: bytes | memoryview | None = None,
+                           while_waiting: Callable[[], None] | None = None) -> Response:
+    """Send one request and wait for its single (final) response.
+
+    ``while_waiting`` runs once the request is on its way, before the wait
+    (to prepare the next request meanwhile).
+    """
     msg_id = rq.message_id  # type: ignore[union-attr]
     queue = conn.open_exchange(msg_id)
     try:
         conn.send(context_id, rq, dataset)
         if dataset is not None and len(dataset) > 1 << 20:
             await conn.drain()
+        if while_waiting is not None:
+            while_waiting()
         incoming = await conn.next_response(queue)
     finally:
         conn.close_exchange(msg_id)

@@ -41,7 +41,7 @@ from .codec import IdentifierCodecError, encode_identifier
 from .common import NoContextError, request_response
 from .contract import ContractError, Reply, Violation, parse_status
 from .handlers import END, HandlerFeed, HandlerRaised, HandlerTimedOut, QRHandlers, QRRequest
-from .store_scu import StoreSource, read_source, store_file
+from .store_scu import StoreSource, read_dataset_bytes, read_source, store_file
 
 log = logging.getLogger("dicomqr.retrieve")
 
@@ -143,9 +143,55 @@ async def _store_dataset(conn: Connection, ds: Dataset,
     return (await request_response(conn, chosen[0], rq, data)).status
 
 
-async def _store(conn: Connection, inst: Instance, originator: tuple[str, int] | None) -> int:
+class _Prefetch:
+    """Reads the next instance's file while the current C-STORE is answered.
+
+    One sub-operation at a time (no asynchronous operations window), the
+    time a C-STORE-RSP takes to come back is idle; reading the next file
+    then means the next C-STORE-RQ leaves as soon as the response is in.
+    """
+
+    __slots__ = ("data", "items", "payload", "source")
+
+    def __init__(self, items: _Items) -> None:
+        self.items = items
+        self.payload: Any = None
+        self.source: StoreSource | None = None
+        self.data: bytes | None = None
+
+    def take(self, payload: Any) -> tuple[StoreSource, bytes] | None:
+        if payload is not self.payload or self.source is None or self.data is None:
+            return None
+        found = (self.source, self.data)
+        self.payload = self.source = self.data = None
+        return found
+
+    def read_next(self) -> None:
+        buffer = self.items.buffer
+        if not buffer:
+            return
+        item = buffer[0]
+        if not (isinstance(item, tuple) and len(item) == 2):
+            return
+        payload = item[1]
+        if not isinstance(payload, str | os.PathLike | StoreSource):
+            return
+        try:
+            source = _resolve(payload)
+            assert isinstance(source, StoreSource)
+            data = read_dataset_bytes(source)
+        except (OSError, ValueError):
+            return  # the sub-operation reports it when its turn comes
+        if data is not None:
+            self.payload, self.source, self.data = payload, source, data
+
+
+async def _store(conn: Connection, inst: Instance, originator: tuple[str, int] | None,
+                 prefetch: _Prefetch | None = None, data: bytes | None = None) -> int:
     if isinstance(inst, StoreSource):
-        return (await store_file(conn, inst, originator)).status
+        waiting = prefetch.read_next if prefetch is not None else None
+        return (await store_file(conn, inst, originator, data=data,
+                                 while_waiting=waiting)).status
     return await _store_dataset(conn, inst, originator)
 
 
@@ -427,12 +473,15 @@ async def _sub_operations(conn: Connection, context_id: int, rq: dimse.CGetRQ | 
     cancel = request._cancel
     window = _window(target)
     inflight: set[asyncio.Task[None]] = set()
+    prefetch = _Prefetch(items) if window == 1 else None
 
     def progress() -> None:
         if not conn.is_open:
             raise AssociationClosed("requestor gone")
+        # Not flushed on its own: it leaves with the next C-STORE-RQ (C-GET)
+        # or at the end of this loop iteration, one write less per instance.
         conn.send(context_id, _response(service, rq, Reply(_status.PENDING), counts,
-                                        remaining=True))
+                                        remaining=True), flush=False)
 
     async def settle(limit: int) -> None:
         # Wait until fewer than ``limit`` sub-operations are in flight.
@@ -466,7 +515,7 @@ async def _sub_operations(conn: Connection, context_id: int, rq: dimse.CGetRQ | 
             if counts.started > counts.total:
                 counts.total = counts.started  # more than announced: keep counting
             if window == 1:
-                await _one(conn, item[1], counts, target, dest, originator, service)
+                await _one(conn, item[1], counts, target, dest, originator, service, prefetch)
                 progress()
                 continue
             if dest is not None:
@@ -503,12 +552,18 @@ async def _sub_operations(conn: Connection, context_id: int, rq: dimse.CGetRQ | 
 
 async def _one(conn: Connection, payload: Any, counts: Counts, target: Connection,
                dest: _Destination | None, originator: tuple[str, int] | None,
-               service: QRService) -> None:
+               service: QRService, prefetch: _Prefetch | None = None) -> None:
     if payload is None:
         counts.fail(None)
         return
+    ready = prefetch.take(payload) if prefetch is not None else None
+    data = None
+    inst: Instance
     try:
-        inst = _resolve(payload)
+        if ready is not None:
+            inst, data = ready
+        else:
+            inst = _resolve(payload)
     except (OSError, ValueError) as exc:
         log.warning("%s: %s sub-operation skipped: %s", conn.describe(), service.dimse, exc)
         counts.fail(getattr(payload, "SOPInstanceUID", None))
@@ -521,7 +576,7 @@ async def _one(conn: Connection, payload: Any, counts: Counts, target: Connectio
                 await dest.open([inst])
             assert dest.conn is not None
             target = dest.conn
-        code = await _store(target, inst, originator)
+        code = await _store(target, inst, originator, prefetch, data)
     except NoContextError as exc:
         log.info("%s: %s sub-operation for %s failed: %s", conn.describe(), service.dimse,
                  uid, exc)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import io
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -196,11 +196,29 @@ def choose_context(conn: Connection, source: StoreSource) -> tuple[int, str]:
     return fallback
 
 
+def read_dataset_bytes(source: StoreSource) -> bytes | None:
+    """The dataset bytes of a Part 10 file as stored (None for a bare
+    dataset, which needs decoding), read on the spot: small files only."""
+    if source.dataset_offset is None or source.path.stat().st_size >= _INLINE_READ:
+        return None
+    return _read(source.path, source.dataset_offset)
+
+
 async def store_file(conn: Connection, source: StoreSource,
-                     move_originator: tuple[str, int] | None = None) -> Response:
-    """Send one instance (C-STORE-RQ) and return the C-STORE-RSP."""
+                     move_originator: tuple[str, int] | None = None, *,
+                     data: bytes | None = None,
+                     while_waiting: Callable[[], None] | None = None) -> Response:
+    """Send one instance (C-STORE-RQ) and return the C-STORE-RSP.
+
+    ``data``: the file's dataset bytes read already (by
+    :func:`read_dataset_bytes`), used when they can go as stored.
+    ``while_waiting``: see :func:`~dicomqr.services.common.request_response`.
+    """
     context_id, ts = choose_context(conn, source)
-    dataset = await _dataset_bytes(source, ts)
+    if data is not None and ts == source.transfer_syntax_uid:
+        dataset = data
+    else:
+        dataset = await _dataset_bytes(source, ts)
     if len(dataset) % 2:
         # PS3.8 Annex E.1: every fragment has an even length, and strict peers
         # (DCMTK) abort on an odd one.  A deflated stream of odd length gets
@@ -216,4 +234,4 @@ async def store_file(conn: Connection, source: StoreSource,
         move_originator_application_entity_title=move_originator[0] if move_originator else None,
         move_originator_message_id=move_originator[1] if move_originator else None,
     )
-    return await request_response(conn, context_id, rq, dataset)
+    return await request_response(conn, context_id, rq, dataset, while_waiting)
