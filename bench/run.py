@@ -977,6 +977,20 @@ ROW_NOTES = {
 
 # --------------------------------------------------------------------------- main
 
+QR_BEGIN, QR_END = "<!-- qr:begin -->", "<!-- qr:end -->"
+
+
+def with_qr_section(text: str, path: Path) -> str:
+    """``bench/qr.py`` keeps its Query/Retrieve section in the same file: carry it over."""
+    try:
+        old = path.read_text()
+    except OSError:
+        return text
+    if QR_BEGIN not in old or QR_END not in old:
+        return text
+    section = QR_BEGIN + old.split(QR_BEGIN, 1)[1].split(QR_END, 1)[0] + QR_END + "\n"
+    return text.rstrip("\n") + "\n\n" + section
+
 
 def warm_page_cache(folder: Path) -> None:
     for p in folder.glob("*.dcm"):
@@ -1098,7 +1112,8 @@ def main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
 
     if a.render_only:
-        a.results_md.write_text(render(json.loads(a.render_only.read_text())))
+        a.results_md.write_text(with_qr_section(
+            render(json.loads(a.render_only.read_text())), a.results_md))
         log(f"wrote {a.results_md}")
         return 0
     rows = parse_list(a.only, ROWS, "row")
@@ -1172,7 +1187,7 @@ def main(argv: list[str] | None = None) -> int:
     text = json.dumps(results, indent=1)
     (resdir / f"results-{stamp}.json").write_text(text)
     (resdir / "results.json").write_text(text)
-    a.results_md.write_text(render(results))
+    a.results_md.write_text(with_qr_section(render(results), a.results_md))
     log(f"wrote {resdir / f'results-{stamp}.json'} and {a.results_md} "
         f"in {results['meta']['wall_s']:.0f} s")
     failed = [f"{row}/{k}" for row, d in results["rows"].items()
