@@ -39,8 +39,14 @@ def _syntax(transfer_syntax: str) -> uids.TransferSyntax:
     return ts
 
 
-def decode_identifier(data: bytes, transfer_syntax: str) -> Dataset:
-    """Decode ``data`` (the dataset of a request or response)."""
+def decode_identifier(data: bytes, transfer_syntax: str, *, strict: bool = True) -> Dataset:
+    """Decode ``data`` (the dataset of a request or response).
+
+    The element framing is always checked.  ``strict`` also converts every
+    value now, so that a request's bad value fails here (and is answered
+    with 0xC310/0xC410/0xC510); an SCU reading responses passes False and
+    pays for converting only the elements it reads (pydicom raises then).
+    """
     ts = _syntax(transfer_syntax)
     try:
         if ts.is_deflated:
@@ -49,8 +55,11 @@ def decode_identifier(data: bytes, transfer_syntax: str) -> Dataset:
         ds = read_dataset(io.BytesIO(data), ts.is_implicit_vr, ts.is_little_endian)
         # pydicom converts elements lazily; convert them all now, nested
         # ones included, so that a bad value is found here.
-        for elem in ds.iterall():
-            _ = elem.value
+        # Converted later, pydicom would read text with the default character
+        # set: with a Specific Character Set, convert it all now.
+        if strict or 0x00080005 in ds:
+            for elem in ds.iterall():
+                _ = elem.value
     except IdentifierCodecError:
         raise
     except Exception as exc:  # pydicom raises many kinds on malformed input
@@ -175,7 +184,7 @@ def _fast_encode(ds: Dataset, implicit: bool) -> bytes:
     keeps raw) raises :class:`_NotSimple` and pydicom writes it instead."""
     parts: list[bytes] = []
     elements = ds._dict  # private, but get_item() costs ~1 us per element
-    for tag in sorted(elements):
+    for tag in sorted(elements, key=int):
         elem = elements[tag]
         if type(elem) is not DataElement:
             raise _NotSimple

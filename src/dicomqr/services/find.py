@@ -89,6 +89,9 @@ async def _pump(conn: Connection, context_id: int, rq: dimse.CFindRQ, request: Q
     cancel = request._cancel
     sent = 0
     timeout = handlers.handler_timeout
+    # The pending responses of one request differ only in their identifier:
+    # their command set is encoded once per status (0xFF00 / 0xFF01).
+    commands: dict[int, bytes] = {}
     while True:
         if cancel.is_set():
             return Reply(_status.CANCEL), sent
@@ -103,12 +106,15 @@ async def _pump(conn: Connection, context_id: int, rq: dimse.CFindRQ, request: Q
             if not reply.is_pending:
                 return reply, sent
             data = _encode_match(identifier, ts)
-            conn.send(context_id, dimse.CFindRSP(
-                message_id_being_responded_to=rq.message_id,
-                affected_sop_class_uid=rq.affected_sop_class_uid,
-                status=reply.code,
-                has_dataset=True,
-            ), data, flush=False)
+            command = commands.get(reply.code)
+            if command is None:
+                command = commands[reply.code] = dimse.encode_command(dimse.CFindRSP(
+                    message_id_being_responded_to=rq.message_id,
+                    affected_sop_class_uid=rq.affected_sop_class_uid,
+                    status=reply.code,
+                    has_dataset=True,
+                ))
+            conn.send_encoded(context_id, command, data, flush=False)
             sent += 1
             if sent % _YIELD_EVERY == 0:
                 await conn.drain()

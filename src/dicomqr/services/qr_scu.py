@@ -100,7 +100,7 @@ class QRResponse:
             ident = None
             if self.raw is not None:
                 try:
-                    ident = decode_identifier(self.raw, self.transfer_syntax)
+                    ident = decode_identifier(self.raw, self.transfer_syntax, strict=False)
                 except IdentifierCodecError as exc:
                     log.warning("response identifier undecodable: %s", exc)
             object.__setattr__(self, "_identifier", ident)

@@ -41,7 +41,7 @@ from .codec import IdentifierCodecError, encode_identifier
 from .common import NoContextError, request_response
 from .contract import ContractError, Reply, Violation, parse_status
 from .handlers import END, HandlerFeed, HandlerRaised, HandlerTimedOut, QRHandlers, QRRequest
-from .store_scu import StoreSource, read_dataset_bytes, read_source, store_file
+from .store_scu import StoreSource, load_file, read_dataset_bytes, read_source, store_file
 
 log = logging.getLogger("dicomqr.retrieve")
 
@@ -157,9 +157,9 @@ class _Prefetch:
         self.items = items
         self.payload: Any = None
         self.source: StoreSource | None = None
-        self.data: bytes | None = None
+        self.data: bytes | memoryview | None = None
 
-    def take(self, payload: Any) -> tuple[StoreSource, bytes] | None:
+    def take(self, payload: Any) -> tuple[StoreSource, bytes | memoryview] | None:
         if payload is not self.payload or self.source is None or self.data is None:
             return None
         found = (self.source, self.data)
@@ -174,12 +174,14 @@ class _Prefetch:
         if not (isinstance(item, tuple) and len(item) == 2):
             return
         payload = item[1]
-        if not isinstance(payload, str | os.PathLike | StoreSource):
-            return
+        data: bytes | memoryview | None
         try:
-            source = _resolve(payload)
-            assert isinstance(source, StoreSource)
-            data = read_dataset_bytes(source)
+            if isinstance(payload, str | os.PathLike):
+                source, data = load_file(payload)
+            elif isinstance(payload, StoreSource):
+                source, data = payload, read_dataset_bytes(payload)
+            else:
+                return
         except (OSError, ValueError):
             return  # the sub-operation reports it when its turn comes
         if data is not None:
@@ -187,7 +189,8 @@ class _Prefetch:
 
 
 async def _store(conn: Connection, inst: Instance, originator: tuple[str, int] | None,
-                 prefetch: _Prefetch | None = None, data: bytes | None = None) -> int:
+                 prefetch: _Prefetch | None = None,
+                 data: bytes | memoryview | None = None) -> int:
     if isinstance(inst, StoreSource):
         waiting = prefetch.read_next if prefetch is not None else None
         return (await store_file(conn, inst, originator, data=data,

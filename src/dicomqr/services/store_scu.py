@@ -31,7 +31,7 @@ from .codec import in_byte_order
 from .common import NoContextError, Response, request_response
 from .part10 import Part10Error, read_file_meta
 
-__all__ = ["StoreSource", "encode_dataset", "proposals_for", "scan", "store_file"]
+__all__ = ["StoreSource", "encode_dataset", "load_file", "proposals_for", "scan", "store_file"]
 
 _HEAD = 65536
 _INLINE_READ = 4 << 20  # files smaller than this are read on the event loop
@@ -196,6 +196,25 @@ def choose_context(conn: Connection, source: StoreSource) -> tuple[int, str]:
     return fallback
 
 
+def load_file(path: str | os.PathLike[str]) -> tuple[StoreSource, memoryview | None]:
+    """Read a file once: its header as a :class:`StoreSource`, and its
+    dataset bytes as stored (a view into the one buffer read), or None for
+    a large file or one without a Part 10 header (sent the slower way)."""
+    with open(path, "rb") as f:
+        blob = None if os.fstat(f.fileno()).st_size >= _INLINE_READ else f.read()
+    p = Path(path)
+    if blob is not None:
+        try:
+            meta = read_file_meta(blob)
+        except Part10Error:
+            meta = None
+        if meta is not None and meta.sop_class_uid and meta.sop_instance_uid:
+            source = StoreSource(p, meta.sop_class_uid, meta.sop_instance_uid,
+                                 meta.transfer_syntax_uid, meta.dataset_offset)
+            return source, memoryview(blob)[meta.dataset_offset:]
+    return read_source(p), None
+
+
 def read_dataset_bytes(source: StoreSource) -> bytes | None:
     """The dataset bytes of a Part 10 file as stored (None for a bare
     dataset, which needs decoding), read on the spot: small files only."""
@@ -206,7 +225,7 @@ def read_dataset_bytes(source: StoreSource) -> bytes | None:
 
 async def store_file(conn: Connection, source: StoreSource,
                      move_originator: tuple[str, int] | None = None, *,
-                     data: bytes | None = None,
+                     data: bytes | memoryview | None = None,
                      while_waiting: Callable[[], None] | None = None) -> Response:
     """Send one instance (C-STORE-RQ) and return the C-STORE-RSP.
 
@@ -215,6 +234,7 @@ async def store_file(conn: Connection, source: StoreSource,
     ``while_waiting``: see :func:`~dicomqr.services.common.request_response`.
     """
     context_id, ts = choose_context(conn, source)
+    dataset: bytes | memoryview
     if data is not None and ts == source.transfer_syntax_uid:
         dataset = data
     else:
@@ -225,7 +245,7 @@ async def store_file(conn: Connection, source: StoreSource,
         # one trailing NUL (PS3.5 A.5, as DCMTK writes it); any other odd data
         # set is malformed already, and is padded the same way rather than
         # taking the association down.
-        dataset += b"\x00"
+        dataset = bytes(dataset) + b"\x00"
     rq = dimse.CStoreRQ(
         message_id=conn.next_message_id(),
         affected_sop_class_uid=source.sop_class_uid,

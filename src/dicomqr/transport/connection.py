@@ -513,9 +513,16 @@ class Connection(asyncio.Protocol):
         event-loop iteration, so that many small messages (C-FIND responses)
         go out in one write.
         """
+        self.send_encoded(context_id, dimse.encode_command(message), dataset, flush=flush)
+
+    def send_encoded(self, context_id: int, command: bytes,
+                     dataset: bytes | memoryview | None = None, *, flush: bool = True) -> None:
+        """:meth:`send` for a command set encoded already (by
+        :func:`~dicomqr.protocol.dimse.encode_command`): a service sending the
+        same command many times (C-FIND pending responses) encodes it once."""
         if not self.core.is_established and self.core.state not in (State.STA7, State.STA8):
             raise AssociationClosed(self.close_reason or "association is not established")
-        chunks = fragment(context_id, dimse.encode_command(message), dataset, self.peer_max_pdu)
+        chunks = fragment(context_id, command, dataset, self.peer_max_pdu)
         self.core.send_pdata(chunks)
         if flush:
             self._flush()
