@@ -39,6 +39,7 @@ from pydicom import Dataset
 
 import dicomqr
 from dicomqr import StoredInstance, uids
+from dicomqr.services.qr_scu import GET_ASYNC_WINDOW
 
 HOST = "127.0.0.1"
 
@@ -145,8 +146,11 @@ async def run_get(a: argparse.Namespace) -> dict[str, Any]:
     folder.mkdir(parents=True, exist_ok=True)
     proposals, roles = dicomqr.get_proposals(uids.STUDY_ROOT_QR_GET)
     t0 = time.perf_counter()
+    # As `dicomqr get` does: an asynchronous operations window lets the SCP
+    # have several C-STORE sub-operations in flight (if it agrees).
     conn = await dicomqr.connect(HOST, a.port, proposals, roles=roles,
-                                 calling_ae="DQRSCU", called_ae=a.ae[0])
+                                 calling_ae="DQRSCU", called_ae=a.ae[0],
+                                 async_window=GET_ASYNC_WINDOW)
     stored = 0
     final = None
     try:

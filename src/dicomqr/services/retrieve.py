@@ -21,35 +21,37 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-import os
 from collections import deque
-from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from pydicom import Dataset
 
 from .. import status as _status
-from .. import uids
 from ..protocol import dimse
-from ..protocol.items import AsyncOperationsWindow
-from ..transport.client import AssociationRejectedError, Proposal, connect
+from ..transport.client import AssociationRejectedError
 from ..transport.connection import AssociationClosed, Connection
 from ..uids import QRService
 from .codec import IdentifierCodecError, encode_identifier
-from .common import NoContextError, request_response
+from .common import NoContextError
 from .contract import ContractError, Reply, Violation, parse_status
 from .handlers import END, HandlerFeed, HandlerRaised, HandlerTimedOut, QRHandlers, QRRequest
-from .store_scu import StoreSource, load_file, read_dataset_bytes, read_source, store_file
+from .substore import (
+    Destination,
+    Instance,
+    Prefetch,
+    parse_destination,
+    resolve,
+    safe_resolve,
+    store,
+    uid_of,
+)
 
 log = logging.getLogger("dicomqr.retrieve")
 
 __all__ = ["Counts", "run_retrieve", "send_retrieve_final"]
 
 _US_MAX = 0xFFFF
-#: Proposed on a C-MOVE sub-association: up to 8 C-STOREs outstanding.
-SUB_OPERATIONS_WINDOW = AsyncOperationsWindow(max_invoked=8, max_performed=1)
 _LOOKAHEAD = 512  # instances read ahead to choose a C-MOVE sub-association's contexts
 
 
@@ -76,189 +78,6 @@ class Counts:
         self.failed += 1
         if uid:
             self.failed_uids.append(uid)
-
-
-# -- instances -------------------------------------------------------------------
-
-Instance = StoreSource | Dataset
-
-
-def _resolve(item: Any) -> Instance:
-    """A handler's sub-operation item as something that can be stored."""
-    if isinstance(item, StoreSource | Dataset):
-        return item
-    if isinstance(item, str | os.PathLike):
-        return read_source(Path(item))
-    raise ValueError(f"a sub-operation needs a Dataset, a path or a StoreSource, "
-                     f"not {type(item).__name__}")
-
-
-def _uid_of(inst: Instance) -> str:
-    if isinstance(inst, StoreSource):
-        return inst.sop_instance_uid
-    return str(inst.get("SOPInstanceUID", ""))
-
-
-def _class_and_syntax(inst: Instance) -> tuple[str, str]:
-    if isinstance(inst, StoreSource):
-        return inst.sop_class_uid, inst.transfer_syntax_uid
-    meta = getattr(inst, "file_meta", None)
-    ts = str(meta.TransferSyntaxUID) if meta is not None and "TransferSyntaxUID" in meta \
-        else uids.EXPLICIT_VR_LITTLE_ENDIAN
-    return str(inst.get("SOPClassUID", "")), ts
-
-
-async def _store_dataset(conn: Connection, ds: Dataset,
-                         originator: tuple[str, int] | None) -> int:
-    sop_class, ts = _class_and_syntax(ds)
-    if not sop_class or "SOPInstanceUID" not in ds:
-        raise ValueError("the Dataset has no SOP Class UID or SOP Instance UID")
-    encapsulated = uids.transfer_syntax(ts).is_encapsulated if ts in uids.TRANSFER_SYNTAXES \
-        else False
-    acceptor = conn.core.role.name == "ACCEPTOR"
-    chosen: tuple[int, str] | None = None
-    for ctx in conn.contexts.values():
-        if ctx.abstract_syntax != sop_class or not (ctx.scp_role if acceptor else ctx.scu_role):
-            continue
-        if encapsulated:
-            if ctx.transfer_syntax == ts:
-                chosen = (ctx.context_id, uids.EXPLICIT_VR_LITTLE_ENDIAN)
-                break
-        elif not uids.transfer_syntax(ctx.transfer_syntax).is_encapsulated:
-            chosen = (ctx.context_id, ctx.transfer_syntax)
-            if ctx.transfer_syntax == ts:
-                break
-    if chosen is None:
-        raise NoContextError(f"no accepted context with the SCU role for {uids.name_of(sop_class)}")
-    try:
-        data = encode_identifier(ds, chosen[1])
-    except IdentifierCodecError as exc:
-        raise ValueError(f"the Dataset cannot be encoded: {exc}") from exc
-    rq = dimse.CStoreRQ(
-        message_id=conn.next_message_id(), affected_sop_class_uid=sop_class,
-        affected_sop_instance_uid=str(ds.SOPInstanceUID),
-        move_originator_application_entity_title=originator[0] if originator else None,
-        move_originator_message_id=originator[1] if originator else None,
-    )
-    return (await request_response(conn, chosen[0], rq, data)).status
-
-
-class _Prefetch:
-    """Reads the next instance's file while the current C-STORE is answered.
-
-    One sub-operation at a time (no asynchronous operations window), the
-    time a C-STORE-RSP takes to come back is idle; reading the next file
-    then means the next C-STORE-RQ leaves as soon as the response is in.
-    """
-
-    __slots__ = ("data", "items", "payload", "source")
-
-    def __init__(self, items: _Items) -> None:
-        self.items = items
-        self.payload: Any = None
-        self.source: StoreSource | None = None
-        self.data: bytes | memoryview | None = None
-
-    def take(self, payload: Any) -> tuple[StoreSource, bytes | memoryview] | None:
-        if payload is not self.payload or self.source is None or self.data is None:
-            return None
-        found = (self.source, self.data)
-        self.payload = self.source = self.data = None
-        return found
-
-    def read_next(self) -> None:
-        buffer = self.items.buffer
-        if not buffer:
-            return
-        item = buffer[0]
-        if not (isinstance(item, tuple) and len(item) == 2):
-            return
-        payload = item[1]
-        data: bytes | memoryview | None
-        try:
-            if isinstance(payload, str | os.PathLike):
-                source, data = load_file(payload)
-            elif isinstance(payload, StoreSource):
-                source, data = payload, read_dataset_bytes(payload)
-            else:
-                return
-        except (OSError, ValueError):
-            return  # the sub-operation reports it when its turn comes
-        if data is not None:
-            self.payload, self.source, self.data = payload, source, data
-
-
-async def _store(conn: Connection, inst: Instance, originator: tuple[str, int] | None,
-                 prefetch: _Prefetch | None = None,
-                 data: bytes | memoryview | None = None) -> int:
-    if isinstance(inst, StoreSource):
-        waiting = prefetch.read_next if prefetch is not None else None
-        return (await store_file(conn, inst, originator, data=data,
-                                 while_waiting=waiting)).status
-    return await _store_dataset(conn, inst, originator)
-
-
-# -- destinations ------------------------------------------------------------------
-
-@dataclass(slots=True)
-class _Destination:
-    """The C-MOVE sub-association, opened for the SOP classes at hand."""
-
-    host: str
-    port: int
-    called_ae: str
-    calling_ae: str
-    options: dict[str, Any]
-    conn: Connection | None = None
-    proposed: set[tuple[str, str]] = field(default_factory=set)
-
-    async def open(self, instances: Sequence[Instance]) -> None:
-        if self.conn is not None:
-            await self.conn.release()
-            self.conn = None
-        pairs: dict[str, dict[str, None]] = {}
-        for inst in instances:
-            sop_class, ts = _class_and_syntax(inst)
-            pairs.setdefault(sop_class, {})[ts] = None
-        proposals: list[Proposal] = []
-        for sop_class, syntaxes in pairs.items():
-            room = 128 - len(proposals)
-            if room < 2:
-                break
-            for ts in list(syntaxes)[: room - 1]:
-                proposals.append(Proposal(sop_class, (ts,)))
-            proposals.append(Proposal(sop_class, uids.UNCOMPRESSED_TRANSFER_SYNTAXES))
-        self.proposed = {(p.abstract_syntax, ts) for p in proposals for ts in p.transfer_syntaxes}
-        kwargs = {k: v for k, v in self.options.items()
-                  if k in ("ssl_context", "limits", "timeouts")}
-        # An asynchronous operations window lets several C-STOREs be in
-        # flight when the destination agrees (a dicomqr storage SCP does).
-        self.conn = await connect(self.host, self.port, proposals,
-                                  calling_ae=self.options.get("calling_ae", self.calling_ae),
-                                  called_ae=self.called_ae, async_window=SUB_OPERATIONS_WINDOW,
-                                  **kwargs)
-
-    def covers(self, inst: Instance) -> bool:
-        sop_class, ts = _class_and_syntax(inst)
-        return (sop_class, ts) in self.proposed or any(
-            (sop_class, u) in self.proposed for u in uids.UNCOMPRESSED_TRANSFER_SYNTAXES)
-
-    async def close(self) -> None:
-        if self.conn is not None:
-            await self.conn.release()
-            self.conn = None
-
-
-def _parse_destination(item: Any) -> tuple[str, int, dict[str, Any]]:
-    if isinstance(item, tuple) and len(item) in (2, 3):
-        host, port = item[0], item[1]
-        options = item[2] if len(item) == 3 else {}
-        if (isinstance(host, str) and host and isinstance(port, int)
-                and not isinstance(port, bool) and 0 < port < 65536
-                and isinstance(options, dict)):
-            return host, port, options
-    raise ContractError(Violation.BAD_DESTINATION, QRService.MOVE,
-                        f"destination {item!r} is not (address, port[, options])")
 
 
 # -- the operation -------------------------------------------------------------------
@@ -352,7 +171,7 @@ async def run_retrieve(conn: Connection, context_id: int, rq: dimse.CGetRQ | dim
     assert handler is not None
     counts: Counts | None = None
     feed: HandlerFeed | None = None
-    dest: _Destination | None = None
+    dest: Destination | None = None
     raised_code = (_status.GET_HANDLER_RAISED if service is QRService.GET
                    else _status.MOVE_HANDLER_RAISED)
 
@@ -388,8 +207,8 @@ async def run_retrieve(conn: Connection, context_id: int, rq: dimse.CGetRQ | dim
                     raise ContractError(Violation.BAD_DESTINATION, service,
                                         "a pending status in place of the destination")
                 return final(reply, None)
-            host, port, options = _parse_destination(first)
-            dest = _Destination(host, port,
+            host, port, options = parse_destination(first)
+            dest = Destination(host, port,
                                 str(options.get("ae_title", request.move_destination)),
                                 request.called_ae, options)
         count_item = await items.next()
@@ -409,7 +228,7 @@ async def run_retrieve(conn: Connection, context_id: int, rq: dimse.CGetRQ | dim
         counts = Counts(count_item)
         if dest is not None:
             await items.fill(_LOOKAHEAD)
-            window = [_safe_resolve(pair) for pair in items.buffer]
+            window = [safe_resolve(pair) for pair in items.buffer]
             try:
                 if any(w is not None for w in window):
                     # No instance (no match): no association to open, and an
@@ -423,7 +242,7 @@ async def run_retrieve(conn: Connection, context_id: int, rq: dimse.CGetRQ | dim
                             request.move_destination, dest.host, dest.port, why)
                 # As DCMTK does: every sub-operation counts as failed.
                 counts.failed = counts.total
-                counts.failed_uids = [_uid_of(w) for w in window if w is not None]
+                counts.failed_uids = [uid_of(w) for w in window if w is not None]
                 return final(Reply(
                     _status.OUT_OF_RESOURCES_SUB_OPERATIONS, why[:64]), counts)
             if dest.conn is not None:
@@ -449,15 +268,6 @@ async def run_retrieve(conn: Connection, context_id: int, rq: dimse.CGetRQ | dim
     return final(reply, counts)
 
 
-def _safe_resolve(pair: Any) -> Instance | None:
-    try:
-        if isinstance(pair, tuple) and len(pair) == 2 and pair[1] is not None:
-            return _resolve(pair[1])
-    except (OSError, ValueError):
-        pass
-    return None
-
-
 _MAX_WINDOW = 8  # C-STORE sub-operations in flight at most, when the peer allows several
 
 
@@ -468,7 +278,7 @@ def _window(target: Connection) -> int:
 
 async def _sub_operations(conn: Connection, context_id: int, rq: dimse.CGetRQ | dimse.CMoveRQ,
                           request: QRRequest, service: QRService, items: _Items, counts: Counts,
-                          target: Connection, dest: _Destination | None) -> Reply:
+                          target: Connection, dest: Destination | None) -> Reply:
     """Run the sub-operations; several at once when the association that
     carries them negotiated an asynchronous operations window, one at a time
     otherwise (PS3.7 D.3.3.3: without one, one request may be outstanding)."""
@@ -476,7 +286,7 @@ async def _sub_operations(conn: Connection, context_id: int, rq: dimse.CGetRQ | 
     cancel = request._cancel
     window = _window(target)
     inflight: set[asyncio.Task[None]] = set()
-    prefetch = _Prefetch(items) if window == 1 else None
+    prefetch = Prefetch(items.buffer) if window == 1 else None
 
     def progress() -> None:
         if not conn.is_open:
@@ -522,7 +332,7 @@ async def _sub_operations(conn: Connection, context_id: int, rq: dimse.CGetRQ | 
                 progress()
                 continue
             if dest is not None:
-                inst = _safe_resolve(item)
+                inst = safe_resolve(item)
                 if inst is not None and (dest.conn is None or not dest.conn.is_open
                                          or not dest.covers(inst)):
                     # The sub-association is (re)opened: empty it first, and
@@ -554,8 +364,8 @@ async def _sub_operations(conn: Connection, context_id: int, rq: dimse.CGetRQ | 
 
 
 async def _one(conn: Connection, payload: Any, counts: Counts, target: Connection,
-               dest: _Destination | None, originator: tuple[str, int] | None,
-               service: QRService, prefetch: _Prefetch | None = None) -> None:
+               dest: Destination | None, originator: tuple[str, int] | None,
+               service: QRService, prefetch: Prefetch | None = None) -> None:
     if payload is None:
         counts.fail(None)
         return
@@ -566,12 +376,12 @@ async def _one(conn: Connection, payload: Any, counts: Counts, target: Connectio
         if ready is not None:
             inst, data = ready
         else:
-            inst = _resolve(payload)
+            inst = resolve(payload)
     except (OSError, ValueError) as exc:
         log.warning("%s: %s sub-operation skipped: %s", conn.describe(), service.dimse, exc)
         counts.fail(getattr(payload, "SOPInstanceUID", None))
         return
-    uid = _uid_of(inst)
+    uid = uid_of(inst)
     try:
         if dest is not None:
             # C-MOVE: always the destination, never the requestor's association.
@@ -579,7 +389,7 @@ async def _one(conn: Connection, payload: Any, counts: Counts, target: Connectio
                 await dest.open([inst])
             assert dest.conn is not None
             target = dest.conn
-        code = await _store(target, inst, originator, prefetch, data)
+        code = await store(target, inst, originator, prefetch, data)
     except NoContextError as exc:
         log.info("%s: %s sub-operation for %s failed: %s", conn.describe(), service.dimse,
                  uid, exc)
