@@ -47,7 +47,7 @@ from .common import NoContextError, find_context
 from .extended import encode as encode_extended
 from .handlers import ExtendedOptions
 from .scu_behavior import Action, Behavior, behavior
-from .store import FileArchive, StoredInstance
+from .store import FileArchive, StoredInstance, send_store_response
 
 log = logging.getLogger("dicomqr.scu")
 
@@ -425,11 +425,20 @@ class _RetrieveStorage:
         return None
 
     def handle_now(self, conn: Connection, request: IncomingMessage) -> bool:
-        return False
+        # The common case (files into a folder, no hook of the caller's to
+        # await) is finished at once, without a task switch per instance.
+        if (conn.busy or self.user_hook is not None or request.sink is None
+                or not isinstance(request.message, dimse.CStoreRQ)
+                or type(self.archive) is not FileArchive):
+            return False
+        code, comment, stored = self.archive.finish(conn, request)
+        if stored is not None:
+            for q in self.listeners:
+                q.put_nowait(stored)
+        send_store_response(conn, request, code, comment)
+        return True
 
     async def handle(self, conn: Connection, request: IncomingMessage) -> None:
-        from .store import send_store_response
-
         msg = request.message
         if isinstance(msg, dimse.CStoreRQ) and request.sink is not None:
             await self.archive.handle_store(conn, request)

@@ -232,7 +232,7 @@ class FileArchive:
             path = f"{path.rsplit('/', 1)[0]}/{safe_file_name(uid)}_{n}.dcm"
         return path
 
-    def _finish(self, conn: Connection, request: IncomingMessage
+    def finish(self, conn: Connection, request: IncomingMessage
                 ) -> tuple[int, str, StoredInstance | None]:
         """Put a received file in place: (status, comment, what was stored)."""
         rq = request.message
@@ -259,11 +259,11 @@ class FileArchive:
 
     def store_now(self, conn: Connection, request: IncomingMessage) -> None:
         """Finish and answer a C-STORE when there is no ``on_stored`` to await."""
-        code, comment, _ = self._finish(conn, request)
+        code, comment, _ = self.finish(conn, request)
         send_store_response(conn, request, code, comment)
 
     async def handle_store(self, conn: Connection, request: IncomingMessage) -> None:
-        code, comment, stored = self._finish(conn, request)
+        code, comment, stored = self.finish(conn, request)
         if stored is not None and self.on_stored is not None:
             try:
                 result = await self.on_stored(stored)
