@@ -16,11 +16,13 @@ import zlib
 from typing import Any
 
 from pydicom import Dataset
-from pydicom.dataelem import DataElement
+from pydicom.datadict import dictionary_VR
+from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.filebase import DicomBytesIO
 from pydicom.filereader import read_dataset
 from pydicom.filewriter import write_dataset
 from pydicom.multival import MultiValue
+from pydicom.tag import BaseTag
 from pydicom.valuerep import PersonName
 
 from .. import uids
@@ -48,6 +50,10 @@ def decode_identifier(data: bytes, transfer_syntax: str, *, strict: bool = True)
     pays for converting only the elements it reads (pydicom raises then).
     """
     ts = _syntax(transfer_syntax)
+    if not strict and ts.is_little_endian and not ts.is_deflated:
+        fast = _fast_decode(data, ts.is_implicit_vr)
+        if fast is not None:
+            return fast
     try:
         if ts.is_deflated:
             data = zlib.decompress(data, -zlib.MAX_WBITS)
@@ -66,6 +72,44 @@ def decode_identifier(data: bytes, transfer_syntax: str, *, strict: bool = True)
         raise IdentifierCodecError(f"{type(exc).__name__}: {exc}") from exc
     ds.set_original_encoding(ts.is_implicit_vr, ts.is_little_endian,
                              ds.get("SpecificCharacterSet"))
+    return ds
+
+
+_SHORT_HEADER = struct.Struct("<HH2sH")
+_IMPLICIT_HEADER = struct.Struct("<HHI")
+
+
+def _fast_decode(data: bytes, implicit: bool) -> Dataset | None:
+    """A flat little-endian dataset (what C-FIND matches are) as pydicom's
+    raw elements, in one pass; None for anything else (sequences, long or
+    undefined lengths, a character set, framing errors), which the general
+    path then reads.  Values are converted by pydicom when first read."""
+    elements: dict[BaseTag, DataElement | RawDataElement] = {}
+    view = memoryview(data)
+    end = len(view)
+    pos = 0
+    while pos < end:
+        if end - pos < 8:
+            return None
+        if implicit:
+            group, number, length = _IMPLICIT_HEADER.unpack_from(view, pos)
+            vr = None
+        else:
+            group, number, raw_vr, length = _SHORT_HEADER.unpack_from(view, pos)
+            if raw_vr in _LONG_VRS:
+                return None
+            vr = raw_vr.decode("ascii", "replace")
+        pos += 8
+        if length == _UNDEFINED or length > end - pos or group == 0xFFFE:
+            return None
+        tag = BaseTag((group << 16) | number)
+        if tag == 0x00080005 or (implicit and dictionary_vr_or_none(tag) in _IMPLICIT_NESTED):
+            return None
+        elements[tag] = RawDataElement(tag, vr, length, bytes(view[pos:pos + length]), pos,
+                                       implicit, True, True, False)
+        pos += length
+    ds = Dataset(elements)
+    ds.set_original_encoding(implicit, True, None)
     return ds
 
 
@@ -129,6 +173,17 @@ def _check_framing(data: bytes, implicit: bool, little: bool) -> None:
         return pos
 
     walk(0, len(view), None)
+
+
+_IMPLICIT_NESTED = frozenset({"SQ", None})
+
+
+def dictionary_vr_or_none(tag: int) -> str | None:
+    """The VR the data dictionary gives ``tag``; None when it has none."""
+    try:
+        return str(dictionary_VR(tag))
+    except KeyError:
+        return None
 
 
 _TEXT_VRS = frozenset({"AE", "AS", "CS", "DA", "DS", "DT", "IS", "LO", "LT", "PN", "SH", "ST",
