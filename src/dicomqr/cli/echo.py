@@ -8,9 +8,9 @@ import time
 
 from .. import uids
 from ..services.echo import echo
-from ..transport.client import AssociationRejectedError, Proposal, connect
+from ..transport.client import Proposal
 from ..transport.connection import AssociationClosed
-from .options import add_client_options, client_limits, client_ssl
+from .options import add_client_options, associate
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -22,19 +22,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
 
 
 async def execute(args: argparse.Namespace) -> int:
-    limits, timeouts = client_limits(args)
     start = time.perf_counter()
-    try:
-        conn = await connect(args.host, args.port,
-                             [Proposal(uids.VERIFICATION_SOP_CLASS,
-                                       uids.UNCOMPRESSED_TRANSFER_SYNTAXES)],
-                             calling_ae=args.aet, called_ae=args.aec,
-                             ssl_context=client_ssl(args), limits=limits, timeouts=timeouts)
-    except AssociationRejectedError as exc:
-        print(f"echo: {exc}", file=sys.stderr)
-        return 2
-    except (OSError, TimeoutError, AssociationClosed) as exc:
-        print(f"echo: cannot associate with {args.host}:{args.port}: {exc}", file=sys.stderr)
+    conn = await associate("echo", args, [Proposal(uids.VERIFICATION_SOP_CLASS,
+                                                   uids.UNCOMPRESSED_TRANSFER_SYNTAXES)])
+    if conn is None:
         return 2
     failures = 0
     try:

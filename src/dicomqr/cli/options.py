@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import argparse
 import ssl
+import sys
+from collections.abc import Sequence
+from typing import Any
 
+from ..transport.client import AssociationRejectedError, Proposal, connect
 from ..transport.config import Limits, Timeouts
+from ..transport.connection import AssociationClosed, Connection
 
 
 def add_client_options(p: argparse.ArgumentParser) -> None:
@@ -39,3 +44,21 @@ def client_ssl(args: argparse.Namespace) -> ssl.SSLContext | None:
 def client_limits(args: argparse.Namespace) -> tuple[Limits, Timeouts]:
     t = args.timeout
     return Limits(max_pdu=args.max_pdu), Timeouts(connect=t, acse=t, dimse=t, artim=t)
+
+
+async def associate(command: str, args: argparse.Namespace, proposals: Sequence[Proposal],
+                    **options: Any) -> Connection | None:
+    """Open the association the client options describe (``options`` go to
+    :func:`~dicomqr.transport.client.connect`); on failure say why on stderr,
+    prefixed with ``command``, and return None."""
+    limits, timeouts = client_limits(args)
+    try:
+        return await connect(args.host, args.port, proposals, calling_ae=args.aet,
+                             called_ae=args.aec, ssl_context=client_ssl(args), limits=limits,
+                             timeouts=timeouts, **options)
+    except AssociationRejectedError as exc:
+        print(f"{command}: {exc}", file=sys.stderr)
+    except (OSError, TimeoutError, AssociationClosed) as exc:
+        print(f"{command}: cannot associate with {args.host}:{args.port}: {exc}",
+              file=sys.stderr)
+    return None

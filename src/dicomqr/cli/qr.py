@@ -27,11 +27,11 @@ from ..services.handlers import ExtendedOptions
 from ..services.qr_scu import QRResponse
 from ..services.scp import storage_scp
 from ..services.store import StoredInstance
-from ..transport.client import AssociationRejectedError, Proposal, connect
+from ..transport.client import Proposal
 from ..transport.connection import AssociationClosed
 from ..transport.server import Server
 from ..uids import QRModel, QRService
-from .options import add_client_options, client_limits, client_ssl
+from .options import add_client_options, associate
 
 __all__ = ["add_parser", "build_identifier", "execute"]
 
@@ -178,7 +178,6 @@ async def execute(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"{service.value.lower()}: {exc}", file=sys.stderr)
         return 2
-    limits, timeouts = client_limits(args)
     options = ExtendedOptions(
         relational=args.relational, fuzzy_matching=getattr(args, "fuzzy", False),
         date_time_matching=getattr(args, "date_time", False),
@@ -194,8 +193,7 @@ async def execute(args: argparse.Namespace) -> int:
         receiver = storage_scp(args.output_directory, ae_title=args.move_destination)
         await receiver.start(None, args.receive_port)
     try:
-        return await _run(args, service, sop_class, identifier, proposals, roles, options,
-                          limits, timeouts)
+        return await _run(args, service, sop_class, identifier, proposals, roles, options)
     finally:
         if receiver is not None:
             await receiver.close()
@@ -203,21 +201,14 @@ async def execute(args: argparse.Namespace) -> int:
 
 async def _run(args: argparse.Namespace, service: QRService, sop_class: str,
                identifier: Dataset, proposals: list[Proposal], roles: list[Any],
-               options: ExtendedOptions, limits: Any, timeouts: Any) -> int:
+               options: ExtendedOptions) -> int:
     name = service.value.lower()
-    try:
-        conn = await connect(args.host, args.port, proposals, calling_ae=args.aet,
-                             called_ae=args.aec, roles=roles,
-                             async_window=qr_scu.GET_ASYNC_WINDOW
-                             if service is QRService.GET else None,
-                             extended=qr_scu.extended_items({sop_class: options})
-                             if options.any else (),
-                             ssl_context=client_ssl(args), limits=limits, timeouts=timeouts)
-    except AssociationRejectedError as exc:
-        print(f"{name}: {exc}", file=sys.stderr)
-        return 2
-    except (OSError, TimeoutError, AssociationClosed) as exc:
-        print(f"{name}: cannot associate with {args.host}:{args.port}: {exc}", file=sys.stderr)
+    conn = await associate(name, args, proposals, roles=roles,
+                           async_window=qr_scu.GET_ASYNC_WINDOW
+                           if service is QRService.GET else None,
+                           extended=qr_scu.extended_items({sop_class: options})
+                           if options.any else ())
+    if conn is None:
         return 2
     final: QRResponse | None = None
     try:

@@ -9,9 +9,8 @@ import time
 from .. import uids
 from ..services.common import NoContextError
 from ..services.store_scu import StoreSource, proposals_for, scan, store_file
-from ..transport.client import AssociationRejectedError, connect
 from ..transport.connection import AssociationClosed
-from .options import add_client_options, client_limits, client_ssl
+from .options import add_client_options, associate
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -55,7 +54,6 @@ def _batches(sources: list[StoreSource]) -> list[list[StoreSource]]:
 
 
 async def execute(args: argparse.Namespace) -> int:
-    limits, timeouts = client_limits(args)
     sources, skipped = scan(args.paths)
     for why in skipped:
         print(f"store: skipped {why}", file=sys.stderr)
@@ -67,16 +65,8 @@ async def execute(args: argparse.Namespace) -> int:
     sent = failed = 0
     size = 0
     for batch in _batches(sources):
-        try:
-            conn = await connect(args.host, args.port, proposals_for(batch),
-                                 calling_ae=args.aet, called_ae=args.aec,
-                                 ssl_context=client_ssl(args), limits=limits, timeouts=timeouts)
-        except AssociationRejectedError as exc:
-            print(f"store: {exc}", file=sys.stderr)
-            return 2
-        except (OSError, TimeoutError, AssociationClosed) as exc:
-            print(f"store: cannot associate with {args.host}:{args.port}: {exc}",
-                  file=sys.stderr)
+        conn = await associate("store", args, proposals_for(batch))
+        if conn is None:
             return 2
         try:
             for src in batch:

@@ -26,6 +26,7 @@ from pydicom.tag import BaseTag
 from pydicom.valuerep import PersonName
 
 from .. import uids
+from .part10 import LONG_LENGTH_VRS
 
 __all__ = ["IdentifierCodecError", "decode_identifier", "encode_identifier", "in_byte_order"]
 
@@ -96,14 +97,14 @@ def _fast_decode(data: bytes, implicit: bool) -> Dataset | None:
             vr = None
         else:
             group, number, raw_vr, length = _SHORT_HEADER.unpack_from(view, pos)
-            if raw_vr in _LONG_VRS:
+            if raw_vr in LONG_LENGTH_VRS:
                 return None
             vr = raw_vr.decode("ascii", "replace")
         pos += 8
         if length == _UNDEFINED or length > end - pos or group == 0xFFFE:
             return None
         tag = BaseTag((group << 16) | number)
-        if tag == 0x00080005 or (implicit and dictionary_vr_or_none(tag) in _IMPLICIT_NESTED):
+        if tag == 0x00080005 or (implicit and _dictionary_vr(tag) in _IMPLICIT_NESTED):
             return None
         elements[tag] = RawDataElement(tag, vr, length, bytes(view[pos:pos + length]), pos,
                                        implicit, True, True, False)
@@ -113,9 +114,6 @@ def _fast_decode(data: bytes, implicit: bool) -> Dataset | None:
     return ds
 
 
-# Explicit VR: these VRs have 2 reserved bytes and a 32-bit length (PS3.5 7.1.2).
-_LONG_VRS = frozenset({b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN",
-                       b"UR", b"UT", b"UV"})
 _UNDEFINED = 0xFFFFFFFF
 _ITEM, _ITEM_END, _SEQ_END = 0xFFFEE000, 0xFFFEE00D, 0xFFFEE0DD
 
@@ -149,7 +147,7 @@ def _check_framing(data: bytes, implicit: bool, little: bool) -> None:
                 vr = bytes(view[pos + 4:pos + 6])
                 if not vr.isalpha():
                     raise IdentifierCodecError(f"no VR at offset {pos}")
-                if vr in _LONG_VRS:
+                if vr in LONG_LENGTH_VRS:
                     if end - pos < 12:
                         raise IdentifierCodecError(f"element at offset {pos} cut short")
                     length, head = u32(pos + 8), 12
@@ -178,7 +176,7 @@ def _check_framing(data: bytes, implicit: bool, little: bool) -> None:
 _IMPLICIT_NESTED = frozenset({"SQ", None})
 
 
-def dictionary_vr_or_none(tag: int) -> str | None:
+def _dictionary_vr(tag: int) -> str | None:
     """The VR the data dictionary gives ``tag``; None when it has none."""
     try:
         return str(dictionary_VR(tag))

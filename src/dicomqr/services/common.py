@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from .. import status as _status
 from ..errors import DicomqrError
 from ..protocol import dimse
+from ..protocol.association import Role
 from ..protocol.negotiation import AcceptedContext
 from ..transport.connection import Connection
 
-__all__ = ["NoContextError", "Response", "find_context", "request_response"]
+__all__ = ["NoContextError", "Response", "find_context", "request_response", "sending_contexts"]
 
 
 class NoContextError(DicomqrError):
@@ -39,6 +40,18 @@ class Response:
                                 getattr(self.message, "affected_sop_class_uid", None))
         comment = getattr(self.message, "error_comment", None)
         return f"{text} ({comment})" if comment else text
+
+
+def sending_contexts(conn: Connection, abstract_syntax: str) -> Iterator[AcceptedContext]:
+    """The accepted contexts for ``abstract_syntax`` on which we may send a
+    request (C-STORE): we need the SCU role, the requestor's by default, or
+    the acceptor's when the requestor took the SCP role (C-GET, PS3.7
+    D.3.3.4)."""
+    acceptor = conn.core.role is Role.ACCEPTOR
+    for ctx in conn.contexts.values():
+        if ctx.abstract_syntax == abstract_syntax and (
+                ctx.scp_role if acceptor else ctx.scu_role):
+            yield ctx
 
 
 def find_context(conn: Connection, abstract_syntax: str,

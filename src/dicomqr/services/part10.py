@@ -10,11 +10,12 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
-__all__ = ["FileMeta", "encode_file_meta", "read_file_meta"]
+__all__ = ["LONG_LENGTH_VRS", "FileMeta", "encode_file_meta", "read_file_meta"]
 
 PREAMBLE = b"\x00" * 128 + b"DICM"
-_EXPLICIT_LONG_VRS = frozenset((b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV",
-                                b"UC", b"UN", b"UR", b"UT", b"UV"))
+#: Explicit VR: these VRs have 2 reserved bytes and a 32-bit length (PS3.5 7.1.2).
+LONG_LENGTH_VRS = frozenset((b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV",
+                             b"UC", b"UN", b"UR", b"UT", b"UV"))
 
 
 class Part10Error(ValueError):
@@ -89,7 +90,7 @@ def read_file_meta(head: bytes | memoryview) -> FileMeta:
         if group != 0x0002 or (end_of_group is not None and offset >= end_of_group):
             break
         vr = bytes(view[offset + 4:offset + 6])
-        if vr in _EXPLICIT_LONG_VRS:
+        if vr in LONG_LENGTH_VRS:
             if offset + 12 > len(view):
                 raise Part10Error("truncated file meta element")
             (length,) = struct.unpack_from("<I", view, offset + 8)

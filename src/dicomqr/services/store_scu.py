@@ -24,11 +24,10 @@ from pydicom.filewriter import write_dataset
 
 from .. import uids
 from ..protocol import dimse
-from ..protocol.association import Role
 from ..transport.client import Proposal
 from ..transport.connection import Connection
 from .codec import in_byte_order
-from .common import NoContextError, Response, request_response
+from .common import NoContextError, Response, request_response, sending_contexts
 from .part10 import Part10Error, read_file_meta
 
 __all__ = ["StoreSource", "encode_dataset", "load_file", "proposals_for", "scan", "store_file"]
@@ -176,14 +175,7 @@ def choose_context(conn: Connection, source: StoreSource) -> tuple[int, str]:
     """The context to send ``source`` on: its own transfer syntax if accepted,
     else an uncompressed one when the file is uncompressed too."""
     fallback: tuple[int, str] | None = None
-    # We send the C-STORE-RQ, so we need the SCU role: the requestor's
-    # own, or the acceptor's when the requestor took the SCP role (C-GET).
-    acceptor = conn.core.role is Role.ACCEPTOR
-    for ctx in conn.contexts.values():
-        if ctx.abstract_syntax != source.sop_class_uid:
-            continue
-        if (ctx.scp_role if acceptor else ctx.scu_role) is False:
-            continue
+    for ctx in sending_contexts(conn, source.sop_class_uid):
         if ctx.transfer_syntax == source.transfer_syntax_uid and source.dataset_offset is not None:
             return ctx.context_id, ctx.transfer_syntax
         if fallback is None and ctx.transfer_syntax in uids.UNCOMPRESSED_TRANSFER_SYNTAXES:

@@ -29,7 +29,7 @@ from ..transport.client import Proposal, connect
 from ..transport.connection import Connection
 from ..uids import QRService
 from .codec import IdentifierCodecError, encode_identifier
-from .common import NoContextError, request_response
+from .common import NoContextError, request_response, sending_contexts
 from .contract import ContractError, Violation
 from .store_scu import StoreSource, load_file, read_dataset_bytes, read_source, store_file
 
@@ -84,11 +84,8 @@ async def _store_dataset(conn: Connection, ds: Dataset,
         raise ValueError("the Dataset has no SOP Class UID or SOP Instance UID")
     encapsulated = uids.transfer_syntax(ts).is_encapsulated if ts in uids.TRANSFER_SYNTAXES \
         else False
-    acceptor = conn.core.role.name == "ACCEPTOR"
     chosen: tuple[int, str] | None = None
-    for ctx in conn.contexts.values():
-        if ctx.abstract_syntax != sop_class or not (ctx.scp_role if acceptor else ctx.scu_role):
-            continue
+    for ctx in sending_contexts(conn, sop_class):
         if encapsulated:
             if ctx.transfer_syntax == ts:
                 chosen = (ctx.context_id, uids.EXPLICIT_VR_LITTLE_ENDIAN)
