@@ -65,9 +65,10 @@ async def cli_server(tmp_path: Path) -> AsyncIterator[CliServer]:
 
 
 def _files(dest: Path) -> list[Path]:
-    """A folder (with a subfolder) of pydicom files: CT, MR, SC, RT, compressed."""
+    """A folder (with a subfolder) of pydicom files: CT, MR, SC, RT, compressed (each with
+    a SOP Instance UID of its own: the archive keeps the first of duplicates)."""
     names = ["CT_small.dcm", "MR_small.dcm", "rtplan.dcm", "JPEG2000.dcm", "SC_rgb_rle.dcm",
-             "MR_small_jpeg_ls_lossless.dcm", "SC_rgb_jpeg_dcmtk.dcm", "liver_1frame.dcm",
+             "JPEGLSNearLossless_16.dcm", "SC_rgb_jpeg_dcmtk.dcm", "liver_1frame.dcm",
              "dicomdirtests/77654033/CT2/17106", "dicomdirtests/98892003/MR2/4950"]
     out = []
     for i, name in enumerate(names):

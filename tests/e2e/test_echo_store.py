@@ -129,7 +129,9 @@ async def test_store_converts_when_own_syntax_refused(archive_dir: Path) -> None
         await srv.close()
 
 
-async def test_compressed_file_refused_gives_clear_error(archive_dir: Path) -> None:
+async def test_compressed_file_decompressed_or_clear_error(archive_dir: Path) -> None:
+    """A peer taking only uncompressed syntaxes gets a compressed file
+    decompressed; one that cannot be decoded gives a clear error."""
     archive = dicomqr.FileArchive(archive_dir)
     srv = dicomqr.Server(
         ae_title="PLAIN",
@@ -138,12 +140,19 @@ async def test_compressed_file_refused_gives_clear_error(archive_dir: Path) -> N
     )
     await srv.start("127.0.0.1", 0)
     try:
-        path = Path(pydicom.data.get_testdata_file("JPEG2000.dcm"))
-        src = scan([path])[0][0]
-        conn = await connect("127.0.0.1", srv.port, proposals_for([src]))
-        with pytest.raises(dicomqr.NoContextError, match="JPEG 2000"):
-            await store_file(conn, src)
+        good = scan([Path(pydicom.data.get_testdata_file("JPEG2000.dcm"))])[0][0]
+        # JPEG-lossy.dcm: 12-bit lossy JPEG, which no installed decoder reads
+        bad = scan([Path(pydicom.data.get_testdata_file("JPEG-lossy.dcm"))])[0][0]
+        conn = await connect("127.0.0.1", srv.port, proposals_for([good, bad]))
+        assert (await store_file(conn, good)).status == 0
+        with pytest.raises(dicomqr.NoContextError):
+            await store_file(conn, bad)
         await conn.release()
+        (stored,) = [p for p in archive_dir.rglob("*.dcm") if ".incoming" not in p.parts]
+        kept = pydicom.dcmread(stored)
+        assert kept.file_meta.TransferSyntaxUID in uids.UNCOMPRESSED_TRANSFER_SYNTAXES
+        original = pydicom.dcmread(good.path)
+        assert (kept.pixel_array == original.pixel_array).all()
     finally:
         await srv.close()
 

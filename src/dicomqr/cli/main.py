@@ -10,11 +10,12 @@ import sys
 from collections.abc import Coroutine, Sequence
 from typing import Any
 
-from . import echo, logsetup, qr, serve, store
+from . import echo, generate, logsetup, qr, serve, store
 
 __all__ = ["main"]
 
-COMMANDS = {"serve": serve, "echo": echo, "store": store, "find": qr, "get": qr, "move": qr}
+COMMANDS = {"serve": serve, "echo": echo, "store": store, "find": qr, "get": qr, "move": qr,
+            "generate": generate}
 
 
 def run(coro: Coroutine[Any, Any, int]) -> int:

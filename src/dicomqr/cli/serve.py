@@ -1,4 +1,9 @@
-"""``dicomqr serve``: the server (C-ECHO, and C-STORE into an archive folder)."""
+"""``dicomqr serve``: the archive server.
+
+It keeps every instance received by C-STORE (files under the archive
+folder, an index in SQLite or PostgreSQL) and answers C-FIND, C-GET and
+C-MOVE over them, for every Query/Retrieve SOP class.
+"""
 
 from __future__ import annotations
 
@@ -8,83 +13,108 @@ import logging
 import signal
 import ssl
 import sys
+from typing import Any
 
-from ..services.scp import ServiceDispatcher, acceptor_policy
-from ..services.store import FileArchive
+from sqlalchemy.exc import SQLAlchemyError
+
+from ..archive.config import AccessRules, ConfigError, load_config, parse_destination
 from ..transport.config import Limits, Timeouts
-from ..transport.server import AssociationRules, Server
 
 log = logging.getLogger("dicomqr.serve")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser(
-        "serve", help="run the DICOM server",
-        description="Run the server: it answers C-ECHO and keeps every instance it receives "
-        "by C-STORE as a DICOM Part 10 file under the archive folder.",
+        "serve", help="run the archive server",
+        description="Run the archive: it keeps every instance received by C-STORE (DICOM "
+        "files under --archive, indexed in SQLite or PostgreSQL) and answers C-FIND, C-GET "
+        "and C-MOVE over them. Settings come from --config (TOML) and the options below, "
+        "which win over the file.",
     )
-    p.add_argument("--ae-title", default="DICOMQR",
-                   help="our AE title (default: %(default)s)")
-    p.add_argument("--host", default="",
-                   help="address to listen on (default: all interfaces)")
-    p.add_argument("--port", type=int, default=11112, help="TCP port (default: %(default)s)")
-    p.add_argument("--archive", default="archive", metavar="DIR",
-                   help="folder the received files go to (default: ./%(default)s)")
-    p.add_argument("--require-called-aet", action="store_true",
-                   help="reject associations not addressed to --ae-title")
+    p.add_argument("--config", metavar="FILE", help="a TOML file with these settings")
+    p.add_argument("--ae-title", help="our AE title (default: DICOMQR)")
+    p.add_argument("--host", help="address to listen on (default: all interfaces)")
+    p.add_argument("--port", type=int, help="TCP port (default: 11112)")
+    p.add_argument("--archive", metavar="DIR",
+                   help="folder of the stored files and, by default, the SQLite index "
+                   "(default: ./archive)")
+    p.add_argument("--db", metavar="URL",
+                   help="the index database, an SQLAlchemy URL, e.g. "
+                   "postgresql+psycopg://user:password@host/db (default: DIR/index.sqlite)")
+    p.add_argument("--destination", action="append", metavar="AE=HOST:PORT",
+                   help="a known C-MOVE destination (repeatable)")
+    p.add_argument("--duplicates", choices=("keep", "replace", "reject"),
+                   help="a second instance with a stored SOP Instance UID: keep the stored "
+                   "one (default), replace it, or reject the new one with a warning (0xB006)")
+    p.add_argument("--fsync", action="store_true", default=None,
+                   help="flush every file (and the index) to disk before answering")
+    for what in ("store", "query", "retrieve"):
+        p.add_argument(f"--allow-{what}", action="append", metavar="AE",
+                       help=f"calling AE titles that may {what} (repeatable; default: any); "
+                       "others get 0x0124 (Refused: Not Authorized)")
     p.add_argument("--allow-aet", action="append", metavar="AE",
-                   help="accept only these calling AE titles (repeatable; default: any)")
-    p.add_argument("--max-pdu", type=int, default=Limits().max_pdu,
-                   help="largest PDU we accept, in bytes (default: %(default)s)")
-    p.add_argument("--max-associations", type=int, default=Limits().max_associations,
-                   help="associations held at once; more are rejected (default: %(default)s)")
-    p.add_argument("--max-connections", type=int, default=Limits().max_connections,
-                   help="TCP connections held at once, associated or not; more are closed "
-                   "at once (default: %(default)s)")
-    p.add_argument("--idle-timeout", type=float, default=Timeouts().idle,
-                   help="abort an association silent for this many seconds (default: %(default)s)")
-    p.add_argument("--artim-timeout", type=float, default=Timeouts().artim,
-                   help="ARTIM timer, seconds (default: %(default)s)")
+                   help="accept associations only from these calling AE titles (repeatable)")
+    p.add_argument("--require-called-aet", action="store_true", default=None,
+                   help="reject associations not addressed to --ae-title")
+    p.add_argument("--max-pdu", type=int,
+                   help=f"largest PDU we accept, in bytes (default: {Limits().max_pdu})")
+    p.add_argument("--max-associations", type=int,
+                   help="associations held at once; more are rejected "
+                   f"(default: {Limits().max_associations})")
+    p.add_argument("--max-connections", type=int,
+                   help="TCP connections held at once, associated or not "
+                   f"(default: {Limits().max_connections})")
+    p.add_argument("--idle-timeout", type=float,
+                   help=f"abort an association silent this long, s (default: {Timeouts().idle})")
+    p.add_argument("--artim-timeout", type=float,
+                   help=f"ARTIM timer, seconds (default: {Timeouts().artim})")
     p.add_argument("--tls-cert", metavar="FILE", help="serve TLS with this certificate (PEM)")
     p.add_argument("--tls-key", metavar="FILE", help="the key of --tls-cert (PEM)")
     p.add_argument("--tls-ca", metavar="FILE",
                    help="require client certificates signed by these CAs")
 
 
-def build_server(args: argparse.Namespace) -> Server:
-    archive = FileArchive(args.archive)
-    ssl_context = None
-    if args.tls_cert:
-        from ..transport.tls import server_context
-
-        ssl_context = server_context(certfile=args.tls_cert, keyfile=args.tls_key,
-                                     cafile=args.tls_ca)
-    return Server(
-        ae_title=args.ae_title,
-        policy=acceptor_policy(),
-        handler_factory=lambda conn: ServiceDispatcher(archive=archive),
-        rules=AssociationRules(
-            called_ae_titles=frozenset([args.ae_title]) if args.require_called_aet else None,
-            calling_ae_titles=frozenset(args.allow_aet) if args.allow_aet else None,
-        ),
-        limits=Limits(max_pdu=args.max_pdu, max_associations=args.max_associations,
-                      max_connections=max(args.max_connections, args.max_associations)),
-        timeouts=Timeouts(idle=args.idle_timeout, artim=args.artim_timeout),
-        ssl_context=ssl_context,
-    )
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    out: dict[str, Any] = {k: getattr(args, k, None) for k in (
+        "ae_title", "host", "port", "archive", "db", "duplicates", "fsync",
+        "require_called_aet", "max_pdu", "max_associations", "max_connections",
+        "idle_timeout", "artim_timeout", "tls_cert", "tls_key", "tls_ca")}
+    if args.destination:
+        out["destinations"] = dict(parse_destination(d) for d in args.destination)
+    rules = {w: getattr(args, f"allow_{w}") for w in ("store", "query", "retrieve")}
+    if args.allow_aet:
+        rules = {w: (v or []) + args.allow_aet for w, v in rules.items()}
+    if any(v is not None for v in rules.values()):
+        out["access"] = AccessRules(**{
+            w: (None if v is None or "*" in v else frozenset(v)) for w, v in rules.items()})
+    return out
 
 
 async def execute(args: argparse.Namespace) -> int:
+    from ..archive.app import Archive
+
     try:
-        server = build_server(args)
-        await server.start(args.host, args.port)
+        config = load_config(args.config, _overrides(args))
+    except ConfigError as exc:
+        print(f"serve: {exc}", file=sys.stderr)
+        return 2
+    try:
+        archive = await asyncio.to_thread(Archive, config)
+    except (OSError, SQLAlchemyError) as exc:
+        print(f"serve: cannot open the archive {config.archive} (index {config.db_url}): "
+              f"{exc}", file=sys.stderr)
+        return 2
+    try:
+        server = archive.server()
+        await server.start(config.host, config.port)
     except (OSError, ssl.SSLError) as exc:
-        where = f"{args.host or '*'}:{args.port}"
-        print(f"serve: cannot start on {where} with archive {args.archive}: {exc}",
-              file=sys.stderr)
+        archive.close()
+        where = f"{config.host or '*'}:{config.port}"
+        print(f"serve: cannot start on {where}: {exc}", file=sys.stderr)
         return 2
     where = ", ".join(f"{h}:{p}" for h, p in server.sockets)
-    log.info("%s listening on %s, archive %s", args.ae_title, where, args.archive)
+    log.info("%s listening on %s, archive %s, index %s", config.ae_title, where,
+             config.archive, archive.index.backend)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -92,4 +122,5 @@ async def execute(args: argparse.Namespace) -> int:
     await stop.wait()
     log.info("shutting down")
     await server.close()
+    await asyncio.to_thread(archive.close)
     return 0

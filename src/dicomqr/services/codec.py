@@ -28,7 +28,8 @@ from pydicom.valuerep import PersonName
 from .. import uids
 from .part10 import LONG_LENGTH_VRS
 
-__all__ = ["IdentifierCodecError", "decode_identifier", "encode_identifier", "in_byte_order"]
+__all__ = ["IdentifierCodecError", "decode_identifier", "encode_elements", "encode_identifier",
+           "in_byte_order"]
 
 
 class IdentifierCodecError(ValueError):
@@ -311,6 +312,69 @@ def _non_ascii(ds: Dataset) -> bool:
                 isinstance(v, str) and not v.isascii() for v in value):
             return True
     return False
+
+
+def encode_elements(elements: list[tuple[int, str, Any]], transfer_syntax: str) -> bytes:
+    """Encode an identifier given as ``(tag, VR, value)`` triples (text, a
+    number, a list of them, or None for zero length), without building a
+    pydicom Dataset: what an SCP answering from database rows needs.
+
+    Text beyond ASCII is sent in UTF-8 with Specific Character Set
+    ISO_IR 192 added.  Other transfer syntaxes than little-endian
+    uncompressed, and values the fast encoder does not take, go through
+    :func:`encode_identifier`.
+    """
+    ts = _syntax(transfer_syntax)
+    if ts.is_little_endian and not ts.is_deflated and not ts.is_encapsulated:
+        try:
+            return _encode_triples(elements, ts.is_implicit_vr)
+        except (_NotSimple, struct.error, TypeError):
+            pass
+    ds = Dataset()
+    for tag, vr, value in elements:
+        ds.add_new(tag, vr, value)
+    return encode_identifier(ds, transfer_syntax)
+
+
+def _encode_triples(elements: list[tuple[int, str, Any]], implicit: bool) -> bytes:
+    values: list[tuple[int, str, bytes]] = []
+    utf8 = False
+    for tag, vr, value in elements:
+        try:
+            data = _value_bytes(vr, value)
+        except UnicodeEncodeError:
+            utf8 = True
+            data = _value_bytes_utf8(vr, value)
+        values.append((tag, vr, data))
+    if utf8:
+        values.append((0x00080005, "CS", b"ISO_IR 192"))
+    values.sort(key=lambda t: t[0])
+    parts: list[bytes] = []
+    for tag, vr, data in values:
+        group, number = tag >> 16, tag & 0xFFFF
+        if implicit:
+            parts.append(_HEADER_IMPLICIT.pack(group, number, len(data)))
+        elif vr in ("UC", "UR", "UT"):
+            parts.append(_HEADER_LONG.pack(group, number, vr.encode(), len(data)))
+        else:
+            if len(data) > 0xFFFF:
+                raise _NotSimple
+            parts.append(_HEADER_SHORT.pack(group, number, vr.encode(), len(data)))
+        parts.append(data)
+    return b"".join(parts)
+
+
+def _value_bytes_utf8(vr: str, value: Any) -> bytes:
+    if vr not in _TEXT_VRS:
+        raise _NotSimple
+    if isinstance(value, MultiValue | list | tuple):
+        text = "\\".join(_text(v) for v in value)
+    else:
+        text = _text(value)
+    data = text.encode("utf-8")
+    if len(data) % 2:
+        data += b" "
+    return data
 
 
 def encode_identifier(ds: Dataset, transfer_syntax: str) -> bytes:

@@ -115,7 +115,7 @@ class ServiceDispatcher:
             answer_echo(conn, request)
             return True
         if (isinstance(msg, dimse.CStoreRQ) and self.archive is not None
-                and self.archive.on_stored is None and request.sink is not None
+                and self.archive.immediate and request.sink is not None
                 and msg.affected_sop_class_uid == request.context.abstract_syntax):
             self.archive.store_now(conn, request)
             return True

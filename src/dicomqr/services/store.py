@@ -257,6 +257,13 @@ class FileArchive:
         return status.OUT_OF_RESOURCES, "disk full" if full else \
             f"cannot store: {error.strerror}", None
 
+    @property
+    def immediate(self) -> bool:
+        """True when a C-STORE is answered as soon as its file is in place,
+        without a task switch (:meth:`store_now`); False makes the server
+        await :meth:`handle_store`."""
+        return self.on_stored is None
+
     def store_now(self, conn: Connection, request: IncomingMessage) -> None:
         """Finish and answer a C-STORE when there is no ``on_stored`` to await."""
         code, comment, _ = self.finish(conn, request)

@@ -6,12 +6,20 @@ SOP class, instance, transfer syntax, where the dataset starts);
 SOP class with its files' own transfer syntaxes, plus the uncompressed ones
 to fall back on); :func:`store_file` sends the dataset bytes straight from
 the file when the file's transfer syntax was accepted and converts with
-pydicom only between uncompressed syntaxes.
+pydicom otherwise: between uncompressed syntaxes, or from a compressed one
+by decompressing (pydicom's pixel data decoders: pylibjpeg, pylibjpeg-libjpeg,
+pylibjpeg-openjpeg, pylibjpeg-rle, numpy) when the peer did not accept the
+file's own syntax but took an uncompressed one (Explicit VR Little Endian
+preferred, then Implicit VR Little Endian, then Explicit VR Big Endian).
+A decompressed instance keeps its SOP Instance UID: it is the same instance
+in another transfer syntax.
 """
 
 from __future__ import annotations
 
 import asyncio
+import copy
+import functools
 import io
 import os
 from collections.abc import Callable, Iterable, Iterator
@@ -24,13 +32,25 @@ from pydicom.filewriter import write_dataset
 
 from .. import uids
 from ..protocol import dimse
+from ..protocol.negotiation import AcceptedContext
 from ..transport.client import Proposal
 from ..transport.connection import Connection
 from .codec import in_byte_order
 from .common import NoContextError, Response, request_response, sending_contexts
 from .part10 import Part10Error, read_file_meta
 
-__all__ = ["StoreSource", "encode_dataset", "load_file", "proposals_for", "scan", "store_file"]
+__all__ = [
+    "StoreSource",
+    "can_decompress",
+    "choose_context",
+    "decompressed",
+    "encode_dataset",
+    "load_file",
+    "proposals_for",
+    "scan",
+    "store_file",
+    "uncompressed_context",
+]
 
 _HEAD = 65536
 _INLINE_READ = 4 << 20  # files smaller than this are read on the event loop
@@ -161,30 +181,97 @@ async def _dataset_bytes(source: StoreSource, target_ts: str) -> bytes:
         return await asyncio.to_thread(_read, source.path, source.dataset_offset)
 
     def convert() -> bytes:
-        ds = dcmread(source.path, force=True)
-        if uids.transfer_syntax(source.transfer_syntax_uid).is_encapsulated:
-            raise NoContextError(
-                f"{source.path}: stored in {uids.name_of(source.transfer_syntax_uid)}, "
-                "which the peer did not accept, and dicomqr does not decompress to send")
+        ds: Dataset = dcmread(source.path, force=True)
+        if _is_encapsulated(source.transfer_syntax_uid):
+            ds = decompressed(ds, what=str(source.path), copy_first=False)
         return encode_dataset(ds, target_ts)
 
     return await asyncio.to_thread(convert)
 
 
+def _is_encapsulated(transfer_syntax_uid: str) -> bool:
+    ts = uids.TRANSFER_SYNTAXES.get(transfer_syntax_uid)
+    return ts is not None and ts.is_encapsulated
+
+
+@functools.lru_cache(maxsize=64)
+def can_decompress(transfer_syntax_uid: str) -> bool:
+    """Whether an installed pixel data decoder reads ``transfer_syntax_uid``."""
+    from pydicom.pixels.decoders.base import get_decoder
+    from pydicom.uid import UID
+
+    try:
+        return bool(get_decoder(UID(transfer_syntax_uid)).is_available)
+    except (NotImplementedError, ValueError, KeyError):
+        return False
+
+
+def decompressed(ds: Dataset, *, what: str, copy_first: bool = True) -> Dataset:
+    """``ds`` with its encapsulated Pixel Data decoded (native, little
+    endian; YCbCr decoded to RGB as pydicom does by default), ready for
+    :func:`encode_dataset`; a copy unless ``copy_first`` is False.
+
+    Raises :class:`NoContextError` naming ``what`` when it cannot be done:
+    no decoder for the syntax, or data the decoder rejects.  Slow for large
+    instances: run it in a thread.
+    """
+    meta = getattr(ds, "file_meta", None)
+    ts = str(meta.TransferSyntaxUID) if meta is not None and "TransferSyntaxUID" in meta \
+        else "(unknown transfer syntax)"
+    name = uids.name_of(ts) if ts in uids.TRANSFER_SYNTAXES else ts
+    if not can_decompress(ts):
+        raise NoContextError(f"{what}: the peer did not accept {name}, and no installed "
+                             "decoder can decompress it to send it uncompressed")
+    out = copy.deepcopy(ds) if copy_first else ds
+    try:
+        # Same instance, other transfer syntax: the SOP Instance UID stays.
+        out.decompress(generate_instance_uid=False)
+    except Exception as exc:  # the decoders raise many kinds on bad data
+        raise NoContextError(f"{what}: the peer did not accept {name}, and decompressing "
+                             f"failed ({type(exc).__name__}: {exc})") from exc
+    return out
+
+
+def uncompressed_context(contexts: Iterable[AcceptedContext]) -> tuple[int, str] | None:
+    """The accepted uncompressed context we prefer among ``contexts``:
+    Explicit VR Little Endian, then Implicit VR Little Endian, then
+    Explicit VR Big Endian (the order of UNCOMPRESSED_TRANSFER_SYNTAXES)."""
+    best: tuple[int, AcceptedContext] | None = None
+    for ctx in contexts:
+        if ctx.transfer_syntax in uids.UNCOMPRESSED_TRANSFER_SYNTAXES:
+            rank = uids.UNCOMPRESSED_TRANSFER_SYNTAXES.index(ctx.transfer_syntax)
+            if best is None or rank < best[0]:
+                best = (rank, ctx)
+    return None if best is None else (best[1].context_id, best[1].transfer_syntax)
+
+
 def choose_context(conn: Connection, source: StoreSource) -> tuple[int, str]:
-    """The context to send ``source`` on: its own transfer syntax if accepted,
-    else an uncompressed one when the file is uncompressed too."""
-    fallback: tuple[int, str] | None = None
-    for ctx in sending_contexts(conn, source.sop_class_uid):
+    """The context to send ``source`` on: its own transfer syntax if accepted
+    (the bytes go as stored), else the preferred accepted uncompressed one,
+    to convert an uncompressed file or decompress a compressed one.
+
+    Raises :class:`NoContextError` when the peer accepted neither, or when
+    the file's syntax is compressed and no installed decoder reads it.
+    """
+    contexts = list(sending_contexts(conn, source.sop_class_uid))
+    for ctx in contexts:
         if ctx.transfer_syntax == source.transfer_syntax_uid and source.dataset_offset is not None:
             return ctx.context_id, ctx.transfer_syntax
-        if fallback is None and ctx.transfer_syntax in uids.UNCOMPRESSED_TRANSFER_SYNTAXES:
-            fallback = (ctx.context_id, ctx.transfer_syntax)
-    convertible = not uids.transfer_syntax(source.transfer_syntax_uid).is_encapsulated
-    if fallback is None or not convertible:
+    fallback = uncompressed_context(contexts)
+    stored_in = uids.name_of(source.transfer_syntax_uid) \
+        if source.transfer_syntax_uid in uids.TRANSFER_SYNTAXES else source.transfer_syntax_uid
+    if fallback is None:
         raise NoContextError(
             f"no accepted context for {uids.name_of(source.sop_class_uid)} in "
-            f"{uids.name_of(source.transfer_syntax_uid)}")
+            f"{stored_in} or in an uncompressed transfer syntax")
+    if source.transfer_syntax_uid not in uids.TRANSFER_SYNTAXES:
+        raise NoContextError(f"{source.path}: stored in the unknown transfer syntax "
+                             f"{stored_in}, which the peer did not accept")
+    if _is_encapsulated(source.transfer_syntax_uid) and \
+            not can_decompress(source.transfer_syntax_uid):
+        raise NoContextError(
+            f"{source.path}: stored in {stored_in}, which the peer did not accept, and no "
+            "installed decoder can decompress it to send it uncompressed")
     return fallback
 
 

@@ -5,14 +5,18 @@ A sub-operation's instance is a path to a Part 10 file, a
 :class:`~dicomqr.services.store_scu.StoreSource` or a pydicom ``Dataset``.
 Files go out as stored whenever the peer accepted their transfer syntax
 (read once: header and dataset from one buffer); a Dataset is encoded in a
-context the peer accepted.  For C-MOVE, :class:`Destination` opens the
-association to the destination proposing the SOP classes and transfer
-syntaxes of the instances at hand, and replaces it when a later instance
-needs a context it lacks.
+context the peer accepted.  Either one, when compressed in a syntax the peer
+did not accept, is decompressed (in a thread) and sent uncompressed if the
+peer took an uncompressed syntax for its SOP class.  For C-MOVE,
+:class:`Destination` opens the association to the destination proposing the
+SOP classes and transfer syntaxes of the instances at hand (and the
+uncompressed syntaxes), and replaces it when a later instance needs a
+context it lacks.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections import deque
 from collections.abc import Sequence
@@ -31,7 +35,15 @@ from ..uids import QRService
 from .codec import IdentifierCodecError, encode_identifier
 from .common import NoContextError, request_response, sending_contexts
 from .contract import ContractError, Violation
-from .store_scu import StoreSource, load_file, read_dataset_bytes, read_source, store_file
+from .store_scu import (
+    StoreSource,
+    decompressed,
+    load_file,
+    read_dataset_bytes,
+    read_source,
+    store_file,
+    uncompressed_context,
+)
 
 __all__ = [
     "SUB_OPERATIONS_WINDOW",
@@ -84,8 +96,9 @@ async def _store_dataset(conn: Connection, ds: Dataset,
         raise ValueError("the Dataset has no SOP Class UID or SOP Instance UID")
     encapsulated = uids.transfer_syntax(ts).is_encapsulated if ts in uids.TRANSFER_SYNTAXES \
         else False
+    contexts = list(sending_contexts(conn, sop_class))
     chosen: tuple[int, str] | None = None
-    for ctx in sending_contexts(conn, sop_class):
+    for ctx in contexts:
         if encapsulated:
             if ctx.transfer_syntax == ts:
                 chosen = (ctx.context_id, uids.EXPLICIT_VR_LITTLE_ENDIAN)
@@ -94,8 +107,16 @@ async def _store_dataset(conn: Connection, ds: Dataset,
             chosen = (ctx.context_id, ctx.transfer_syntax)
             if ctx.transfer_syntax == ts:
                 break
+    if chosen is None and encapsulated:
+        # The peer lacks the compressed syntax (e.g. frames extracted from a
+        # JPEG instance): decompress a copy and send it uncompressed.
+        chosen = uncompressed_context(contexts)
+        if chosen is not None:
+            ds = await asyncio.to_thread(
+                decompressed, ds, what=f"instance {ds.get('SOPInstanceUID', '')}")
     if chosen is None:
-        raise NoContextError(f"no accepted context with the SCU role for {uids.name_of(sop_class)}")
+        raise NoContextError(f"no accepted context with the SCU role for {uids.name_of(sop_class)}"
+                             + (f" in {uids.name_of(ts)} or uncompressed" if encapsulated else ""))
     try:
         data = encode_identifier(ds, chosen[1])
     except IdentifierCodecError as exc:

@@ -1,0 +1,1 @@
+"""The archive: a ready Query/Retrieve SCP application."""

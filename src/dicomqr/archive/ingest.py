@@ -1,0 +1,290 @@
+"""Ingest: C-STORE into the file store and the index, as one unit of work.
+
+The dataset streams into a temporary file under ``.incoming`` as it
+arrives (:class:`~dicomqr.services.store.FileArchive` does that).  When the
+last fragment is in, the job goes to the writer thread, which
+
+1. parses the file's header (up to Pixel Data) into an index record,
+2. writes the record *and* a pending row (temporary file -> final path)
+   in one transaction, together with the other jobs waiting (a group
+   commit: many associations storing at once share transactions),
+3. renames the files into place, deletes the pending rows, and answers.
+
+A crash before the commit leaves a temporary file that the next start
+deletes (nothing was indexed); a crash after it leaves a pending row that
+the next start completes (:meth:`~dicomqr.archive.index.Index.recover`).
+So the index and the files agree: both or neither.
+
+The database work runs in the writer thread, never on the event loop.  A
+database that cannot be written gives the sender 0xA700 (Out of
+Resources), and a full disk 0xA700 too; the temporary file is deleted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import logging
+import os
+import queue
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from .. import status
+from ..protocol import dimse
+from ..services.store import FileArchive, safe_file_name, send_store_response
+from ..transport.connection import Connection, IncomingMessage
+from .index import Index, Outcome
+from .records import InstanceRecord, read_stored, record_of
+
+log = logging.getLogger("dicomqr.archive")
+
+__all__ = ["ArchiveStore"]
+
+_BATCH = 256
+
+
+@dataclass(slots=True)
+class _Job:
+    temp: str
+    sop_class_uid: str
+    sop_instance_uid: str
+    transfer_syntax_uid: str
+    size: int
+    describe: str
+    done: Callable[[int, str], None]
+    record: InstanceRecord | None = None
+    final: str = ""
+    result: tuple[int, str] = field(default=(status.SUCCESS, ""))
+
+
+class ArchiveStore(FileArchive):
+    """The storage SCP's destination in the archive: files plus index.
+
+    ``may_store(calling_ae)`` says whether a caller may store (0x0124
+    otherwise).  ``fsync`` flushes each file to disk before it is indexed.
+    """
+
+    def __init__(self, root: str | os.PathLike[str], index: Index, *, fsync: bool = False,
+                 may_store: Callable[[str], bool] | None = None) -> None:
+        # Interrupted ingests are finished before FileArchive clears
+        # .incoming of leftovers.
+        index.recover()
+        super().__init__(root)
+        self.index = index
+        self.fsync = fsync
+        self.may_store = may_store
+        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._done: list[int] = []  # pending rows whose files are in place
+        self._thread = threading.Thread(target=self._run, name="dicomqr-ingest", daemon=True)
+        self._thread.start()
+        self._names = 0
+
+    @property
+    def immediate(self) -> bool:
+        return False
+
+    def close(self) -> None:
+        """Stop the writer thread once the jobs queued are done."""
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join(timeout=30)
+
+    async def handle_store(self, conn: Connection, request: IncomingMessage) -> None:
+        rq = request.message
+        assert isinstance(rq, dimse.CStoreRQ)
+        sink = request.sink
+        if self.may_store is not None and not self.may_store(conn.calling_ae):
+            if sink is not None:
+                sink.discard()
+            send_store_response(conn, request, status.NOT_AUTHORIZED,
+                                f"{conn.calling_ae} may not store here")
+            return
+        if sink is None or not getattr(sink, "closed", False):
+            send_store_response(conn, request, status.CANNOT_UNDERSTAND,
+                                "dataset was not received")
+            return
+        error: OSError | None = getattr(sink, "error", None)
+        if error is None and self.fsync:
+            error = _fsync_path(sink.tmp)  # type: ignore[attr-defined]
+        if error is not None:
+            sink.discard()
+            full = error.errno in (errno.ENOSPC, errno.EDQUOT)
+            log.error("%s: C-STORE %s not stored: %s", conn.describe(),
+                      rq.affected_sop_instance_uid, error)
+            send_store_response(conn, request, status.OUT_OF_RESOURCES,
+                                "disk full" if full else f"cannot store: {error.strerror}")
+            return
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[tuple[int, str]] = loop.create_future()
+
+        def done(code: int, comment: str) -> None:
+            loop.call_soon_threadsafe(_settle, fut, (code, comment))
+
+        self._queue.put(_Job(
+            sink.tmp, rq.affected_sop_class_uid,  # type: ignore[attr-defined]
+            rq.affected_sop_instance_uid, request.context.transfer_syntax,
+            getattr(sink, "size", 0), conn.describe(), done))
+        code, comment = await fut
+        send_store_response(conn, request, code, comment)
+
+    # -- the writer thread -------------------------------------------------
+
+    def _run(self) -> None:
+        while True:
+            try:
+                # Pending rows of files already in place are deleted with
+                # the next write; after a quiet moment, on their own.
+                job = self._queue.get(timeout=0.2 if self._done else None)
+            except queue.Empty:
+                self._clear_done()
+                continue
+            if job is None:
+                self._clear_done()
+                return
+            jobs = [job]
+            stop = False
+            while len(jobs) < _BATCH:
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    stop = True
+                    break
+                jobs.append(more)
+            try:
+                self._process(jobs)
+            except Exception:  # never let the writer die: answer and go on
+                log.exception("ingest: batch of %d failed", len(jobs))
+                for j in jobs:
+                    _discard(j.temp)
+                    j.done(status.OUT_OF_RESOURCES, "cannot index the instance")
+            if stop:
+                return
+
+    def _process(self, jobs: list[_Job]) -> None:
+        ready: list[_Job] = []
+        for job in jobs:
+            try:
+                ds, attrs = read_stored(job.temp)
+                job.final = self._final_name(job.sop_instance_uid)
+                job.record = record_of(
+                    ds, path=job.final, size=job.size, attrs=attrs,
+                    transfer_syntax_uid=job.transfer_syntax_uid,
+                    sop_class_uid=job.sop_class_uid, sop_instance_uid=job.sop_instance_uid)
+            except Exception as exc:
+                log.warning("%s: C-STORE %s: cannot read the dataset: %s", job.describe,
+                            job.sop_instance_uid, exc)
+                _discard(job.temp)
+                job.done(status.CANNOT_UNDERSTAND, f"cannot read the data set: {exc}"[:64])
+                continue
+            ready.append(job)
+        if not ready:
+            return
+        records = [j.record for j in ready if j.record is not None]
+        temps: list[str | None] = [j.temp for j in ready]
+        results: list[Outcome | Exception]
+        done, self._done = self._done, []
+        try:
+            results = list(self.index.write(records, temps, done=done))
+        except SQLAlchemyError as exc:
+            self._done = done + self._done
+            if len(ready) == 1 or _unavailable(exc):
+                results = [exc] * len(ready)
+            else:
+                results = self.index.write_one_by_one(records, temps)
+        pending_ids: list[int] = []
+        for job, result in zip(ready, results, strict=True):
+            if isinstance(result, Exception):
+                log.error("%s: C-STORE %s: index write failed: %s", job.describe,
+                          job.sop_instance_uid, result)
+                _discard(job.temp)
+                job.done(status.OUT_OF_RESOURCES, "index unavailable")
+                continue
+            job.result = self._place(job, result)
+            if result.pending_id is not None:
+                pending_ids.append(result.pending_id)
+        self._done += pending_ids
+        for job in ready:
+            if job.record is not None:
+                job.done(*job.result)
+
+    def _clear_done(self) -> None:
+        done, self._done = self._done, []
+        try:
+            self.index.done(done)
+        except SQLAlchemyError as exc:  # recover() at the next start finishes it
+            log.warning("ingest: cannot clear %d pending rows: %s", len(done), exc)
+
+    def _place(self, job: _Job, outcome: Outcome) -> tuple[int, str]:
+        if outcome.result in ("kept", "rejected"):
+            _discard(job.temp)
+            if outcome.result == "rejected":
+                return status.ELEMENTS_DISCARDED, "duplicate SOP Instance UID: not stored"
+            return status.SUCCESS, ""
+        final = self.index.path(job.final)
+        try:
+            os.replace(job.temp, final)
+        except OSError as exc:
+            # Committed but not in place: the pending row stays, and the
+            # next start retries the rename.
+            log.error("%s: C-STORE %s: rename failed: %s", job.describe,
+                      job.sop_instance_uid, exc)
+            return status.OUT_OF_RESOURCES, f"cannot store: {exc.strerror}"
+        if self.fsync:
+            _fsync_dir(os.path.dirname(final))
+        if outcome.obsolete_path and outcome.obsolete_path != job.final:
+            _discard(self.index.path(outcome.obsolete_path))
+        return status.SUCCESS, ""
+
+    def _final_name(self, uid: str) -> str:
+        """A new file name in the store for ``uid``, relative to the root."""
+        path = self._final_path(uid)
+        if os.path.lexists(path):
+            self._names += 1
+            path = f"{os.path.dirname(path)}/{safe_file_name(uid)}.{self._token}{self._names}.dcm"
+        return os.path.relpath(path, self._root)
+
+
+def _settle(fut: asyncio.Future[Any], value: Any) -> None:
+    if not fut.done():
+        fut.set_result(value)
+
+
+def _discard(path: str) -> None:
+    with contextlib.suppress(OSError):
+        os.unlink(path)
+
+
+def _fsync_path(path: str) -> OSError | None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        return exc
+    return None
+
+
+def _fsync_dir(path: str) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _unavailable(exc: SQLAlchemyError) -> bool:
+    from sqlalchemy.exc import DBAPIError, OperationalError
+
+    return isinstance(exc, OperationalError) or (
+        isinstance(exc, DBAPIError) and exc.connection_invalidated)
