@@ -38,7 +38,9 @@ __all__ = ["Archive"]
 class Archive:
     """An archive folder with its index, ready to serve."""
 
-    def __init__(self, config: ArchiveConfig) -> None:
+    def __init__(self, config: ArchiveConfig, *, worker: bool = False) -> None:
+        """Open the archive; ``worker``: as one of several processes serving
+        it (the parent opened it first: recovery and palettes are done)."""
         self.config = config
         root = Path(config.archive)
         root.mkdir(parents=True, exist_ok=True)
@@ -46,7 +48,7 @@ class Archive:
                            duplicates=config.duplicates)  # type: ignore[arg-type]
         access = config.access
         self.store = ArchiveStore(
-            root, self.index, fsync=config.fsync,
+            root, self.index, fsync=config.fsync, recover=not worker,
             may_store=None if access.store is None else
             (lambda ae: access.allows("store", ae)))
         self.search = Search(self.index, config.ae_title)
@@ -55,7 +57,8 @@ class Archive:
             may_query=None if access.query is None else (lambda ae: access.allows("query", ae)),
             may_retrieve=None if access.retrieve is None else
             (lambda ae: access.allows("retrieve", ae)))
-        self._add_palettes()
+        if not worker:
+            self._add_palettes()
 
     def _add_palettes(self) -> None:
         """The standard color palettes (PS3.6 Annex B), from pydicom's copies,

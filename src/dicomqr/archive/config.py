@@ -10,6 +10,7 @@ settings as the command line::
     db = "postgresql+psycopg://user:password@dbhost/dicomqr"   # optional
     duplicates = "keep"              # keep | replace | reject
     fsync = false
+    workers = 2                      # processes serving (default 1)
 
     [destinations]                   # C-MOVE destinations
     WORKSTATION = "10.0.0.7:104"
@@ -73,6 +74,7 @@ class ArchiveConfig:
     db: str | None = None
     duplicates: str = "keep"
     fsync: bool = False
+    workers: int = 1
     destinations: Mapping[str, tuple[str, int]] = field(default_factory=dict)
     access: AccessRules = AccessRules()
     require_called_aet: bool = False
@@ -96,7 +98,9 @@ class ArchiveConfig:
         if self.duplicates not in DUPLICATE_POLICIES:
             raise ConfigError(f"duplicates = {self.duplicates!r}: use one of "
                               + ", ".join(DUPLICATE_POLICIES))
-        if not 0 <= self.port < 65536:
+        if not isinstance(self.workers, int) or not 1 <= self.workers <= 64:
+            raise ConfigError(f"workers = {self.workers!r}: a number from 1 to 64")
+        if not isinstance(self.port, int) or not 0 <= self.port < 65536:
             raise ConfigError(f"port {self.port} is not a TCP port")
         if not self.ae_title or len(self.ae_title) > 16:
             raise ConfigError(f"AE title {self.ae_title!r} must be 1 to 16 characters")

@@ -80,6 +80,7 @@ __all__ = [
     "ArchiveStats",
     "GenerateSpec",
     "InstanceAttrs",
+    "encode_record",
     "iter_instances",
     "parse_span",
     "protocol_objects",
@@ -431,6 +432,12 @@ def _encode(attrs: InstanceAttrs, tail: bytes) -> bytes:
         add(raw)
     add(tail)
     return b"".join(parts)
+
+
+def encode_record(attrs: InstanceAttrs) -> bytes:
+    """A record's attributes as an Explicit VR Little Endian data set (what
+    the archive keeps of an instance, without pixel data)."""
+    return _encode(attrs, b"")
 
 
 def _file_meta(sop_class_uid: str, sop_instance_uid: str) -> FileMetaDataset:

@@ -68,14 +68,18 @@ class ArchiveStore(FileArchive):
 
     ``may_store(calling_ae)`` says whether a caller may store (0x0124
     otherwise).  ``fsync`` flushes each file to disk before it is indexed.
+    ``recover``: finish interrupted ingests and clear ``.incoming`` first
+    (False in the worker processes of a server).
     """
 
     def __init__(self, root: str | os.PathLike[str], index: Index, *, fsync: bool = False,
-                 may_store: Callable[[str], bool] | None = None) -> None:
+                 may_store: Callable[[str], bool] | None = None, recover: bool = True) -> None:
         # Interrupted ingests are finished before FileArchive clears
-        # .incoming of leftovers.
-        index.recover()
-        super().__init__(root)
+        # .incoming of leftovers.  A worker process of a server does
+        # neither: the parent did, before the workers started.
+        if recover:
+            index.recover()
+        super().__init__(root, clean=recover)
         self.index = index
         self.fsync = fsync
         self.may_store = may_store

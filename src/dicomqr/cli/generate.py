@@ -7,6 +7,7 @@ The same options (seed included) write the same files; see
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from datetime import date
@@ -67,6 +68,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
                    "(one in three is an approval; default: %(default)s)")
     p.add_argument("--flat", action="store_true",
                    help="write every instance as OUT/<SOPInstanceUID>.dcm")
+    p.add_argument("--index-only", action="store_true",
+                   help="write no files: add the instances straight into the index of the "
+                   "archive OUT (as `dicomqr serve --archive OUT` opens it, or --db), to "
+                   "measure queries on millions of instances (they cannot be retrieved)")
+    p.add_argument("--db", metavar="URL",
+                   help="with --index-only: the index database (default: OUT/index.sqlite)")
 
 
 async def execute(args: argparse.Namespace) -> int:
@@ -80,6 +87,8 @@ async def execute(args: argparse.Namespace) -> int:
         print(f"generate: {exc}", file=sys.stderr)
         return 2
     start = time.perf_counter()
+    if args.index_only:
+        return _index_only(spec, args, start)
     try:
         # Nothing else runs on the loop of this command: writing here, not in
         # a thread, lets Ctrl-C stop it at once.
@@ -92,4 +101,29 @@ async def execute(args: argparse.Namespace) -> int:
           f"{stats.instances} instances, {stats.protocols} protocol objects")
     print(f"{stats.files} files, {stats.bytes / 2**20:.1f} MiB in {args.out} "
           f"({elapsed:.1f} s, {stats.files / max(elapsed, 1e-9):.0f} files/s)")
+    return 0
+
+
+def _index_only(spec: GenerateSpec, args: argparse.Namespace, start: float) -> int:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from ..archive.bulkload import load_generated
+    from ..archive.config import ArchiveConfig
+    from ..archive.index import Index
+
+    config = ArchiveConfig(archive=args.out, db=args.db)
+    try:
+        os.makedirs(args.out, exist_ok=True)
+        index = Index(config.db_url, args.out)
+        count = load_generated(index, spec, progress=lambda n: print(
+            f"  {n} instances", file=sys.stderr) if n % 200_000 == 0 else None)
+        counts = index.counts()
+        index.close()
+    except (OSError, SQLAlchemyError) as exc:
+        print(f"generate: {exc}", file=sys.stderr)
+        return 1
+    elapsed = time.perf_counter() - start
+    print(f"{counts['patient']} patients, {counts['study']} studies, {counts['series']} series, "
+          f"{counts['instance']} instances in the index {config.db_url}")
+    print(f"{count} instances added in {elapsed:.1f} s ({count / max(elapsed, 1e-9):.0f}/s)")
     return 0

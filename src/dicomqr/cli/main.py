@@ -54,6 +54,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     logsetup.setup(level, buffered=args.command == "serve")
     module = COMMANDS[args.command]
     try:
+        run_command = getattr(module, "run_command", None)
+        if run_command is not None:  # commands that decide how to run (serve --workers)
+            return int(run_command(args, run))
         return run(module.execute(args))
     except KeyboardInterrupt:
         return 130

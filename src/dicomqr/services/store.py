@@ -184,12 +184,13 @@ class FileArchive:
 
     def __init__(self, root: str | os.PathLike[str],
                  on_stored: Callable[[StoredInstance], Awaitable[int | None]] | None = None,
-                 ) -> None:
+                 *, clean: bool = True) -> None:
         self.root = Path(root)
         self.incoming = self.root / ".incoming"
         self.incoming.mkdir(parents=True, exist_ok=True)
-        for stale in self.incoming.glob("*.part"):
-            stale.unlink(missing_ok=True)
+        if clean:  # leftovers of a crash (False: other processes share the folder)
+            for stale in self.incoming.glob("*.part"):
+                stale.unlink(missing_ok=True)
         self.on_stored = on_stored
         self._dirs: set[str] = set()
         self._root = str(self.root)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import ssl
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
@@ -69,8 +70,15 @@ class Server:
         self.total_associations = 0
 
     # ------------------------------------------------------------------ lifecycle
-    async def start(self, host: str | None, port: int) -> None:
+    async def start(self, host: str | None, port: int, *,
+                    sock: socket.socket | None = None) -> None:
+        """Listen on ``host``:``port``, or on ``sock``, a listening socket
+        made already (shared by the worker processes of one server)."""
         loop = asyncio.get_running_loop()
+        if sock is not None:
+            self._server = await loop.create_server(
+                self._make_connection, sock=sock, ssl=self.ssl_context, backlog=256)
+            return
         self._server = await loop.create_server(
             self._make_connection, host or None, port, ssl=self.ssl_context,
             reuse_address=True, backlog=256,
