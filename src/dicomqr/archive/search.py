@@ -105,7 +105,11 @@ class _Plan:
         # computed attributes to select (level, Col), in order
         self.computed: dict[tuple[str, Col], None] = {}
         terms = terms_of(identifier, self.keys, fuzzy=fuzzy, combined_datetime=combined)
-        by_tag = {t.tag: t for t in terms}
+        # An empty unique key is not "unknown": a stored entity always has
+        # its unique keys (C.2.2.1.1); matching one ignores empty values.
+        unique = {k.keyword for lv in model.levels for k in model.unique_keys(lv.name)}
+        by_tag = {t.tag: replace(t, match_unknown=False) if t.keyword in unique else t
+                  for t in terms}
         for tag in self.keys:
             keyword = keyword_for_tag(tag)
             owner = _COL_OF.get(keyword)
