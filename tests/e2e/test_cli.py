@@ -34,7 +34,9 @@ ASSOCIATION = re.compile(
     r"association (?:from )?(\S+)@127\.0\.0\.1:\d+ (?:->|to) CLISCP(?! rejected)\W+(.*)")
 
 #: The options of ``dicomqr serve`` that README.md documents.
-SERVE_OPTIONS = ("--ae-title", "--host", "--port", "--archive", "--require-called-aet",
+SERVE_OPTIONS = ("--config", "--ae-title", "--host", "--port", "--archive", "--db",
+                 "--destination", "--duplicates", "--fsync", "--workers", "--allow-store",
+                 "--allow-query", "--allow-retrieve", "--require-called-aet",
                  "--allow-aet", "--max-pdu", "--max-associations", "--idle-timeout",
                  "--tls-cert", "--tls-key", "--tls-ca")
 
