@@ -12,13 +12,17 @@ from typing import Any
 
 from pydicom import Dataset, dcmread
 
+from dicomqr import status, uids
 from dicomqr.archive.app import Archive
 from dicomqr.archive.config import ArchiveConfig
+from dicomqr.services import qr_scu
 from dicomqr.services.common import Response
+from dicomqr.services.handlers import ExtendedOptions
 from dicomqr.services.store_scu import proposals_for, scan, store_file
 from dicomqr.transport.client import connect
 from dicomqr.transport.config import Timeouts
 from dicomqr.transport.server import Server
+from tests.e2e.qr_helpers import run
 
 ARCHIVE_AE = "ARCHIVE"
 SCU_AE = "ARCHSCU"
@@ -91,3 +95,26 @@ def write_instances(folder: Path, datasets: Sequence[Dataset]) -> list[Path]:
 
 def read(path: Path) -> Dataset:
     return dcmread(path, force=True)
+
+
+def q(**elements: Any) -> Dataset:
+    """An identifier from keyword=value pairs."""
+    ds = Dataset()
+    for keyword, value in elements.items():
+        setattr(ds, keyword, value)
+    return ds
+
+
+async def find(port: int, identifier: Dataset, sop_class: str = uids.STUDY_ROOT_QR_FIND,
+               extended: ExtendedOptions | None = None) -> list[Dataset]:
+    """C-FIND with dicomqr's SCU: the matches (the final status must be Success)."""
+    items = qr_scu.extended_items({sop_class: extended}) if extended else []
+    conn = await connect("127.0.0.1", port, qr_scu.qr_proposals([sop_class]),
+                         calling_ae=SCU_AE, called_ae=ARCHIVE_AE, timeouts=TIMEOUTS,
+                         extended=items)
+    try:
+        out = await run(qr_scu.find(conn, identifier, sop_class=sop_class))
+    finally:
+        await conn.release()
+    assert out.final.status == status.SUCCESS, out.final
+    return out.matches

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from pydicom import Dataset
 
 from dicomqr import status, uids
 from dicomqr.services import qr_scu
@@ -22,6 +20,8 @@ from .helpers import (
     TIMEOUTS,
     Running,
     archive_server,
+    find,
+    q,
     read,
     store_paths,
     stored_files,
@@ -30,13 +30,6 @@ from .helpers import (
 from .test_ingest import CT, MR, small_archive
 
 ROOT = "1.2.826.0.1.3680043.8.498.91"
-
-
-def q(**elements: Any) -> Dataset:
-    ds = Dataset()
-    for k, v in elements.items():
-        setattr(ds, k, v)
-    return ds
 
 
 @pytest.fixture
@@ -50,20 +43,6 @@ async def loaded(tmp_path: Path, db_url: str) -> AsyncIterator[Running]:
         results = await store_paths(running.port, paths)
         assert all(r.status == 0 for _, r in results)
         yield running
-
-
-async def find(port: int, identifier: Dataset, sop_class: str = uids.STUDY_ROOT_QR_FIND,
-               extended: ExtendedOptions | None = None) -> list[Dataset]:
-    items = qr_scu.extended_items({sop_class: extended}) if extended else None
-    conn = await connect("127.0.0.1", port, qr_scu.qr_proposals([sop_class]),
-                         calling_ae=SCU_AE, called_ae=ARCHIVE_AE, timeouts=TIMEOUTS,
-                         **({"extended": items} if items else {}))
-    try:
-        out = await run(qr_scu.find(conn, identifier, sop_class=sop_class))
-    finally:
-        await conn.release()
-    assert out.final.status == status.SUCCESS, out.final
-    return out.matches
 
 
 async def test_study_level_all(loaded: Running) -> None:

@@ -23,18 +23,21 @@ from dicomqr.services import qr_scu
 from dicomqr.transport.client import Proposal, connect
 from tests.e2e.qr_helpers import run
 
-from .helpers import ARCHIVE_AE, SCU_AE, TIMEOUTS, Running, archive_server, read, store_paths
+from .helpers import (
+    ARCHIVE_AE,
+    SCU_AE,
+    TIMEOUTS,
+    Running,
+    archive_server,
+    find,
+    q,
+    read,
+    store_paths,
+)
 
 TEST_FILES = Path(os.path.dirname(pydicom.data.get_testdata_file("CT_small.dcm")))
 MULTIFRAME = "SC_rgb_rle_2frame.dcm"  # 2 frames, RLE Lossless
 CT = TEST_FILES / "CT_small.dcm"
-
-
-def q(**elements: Any) -> Dataset:
-    ds = Dataset()
-    for k, v in elements.items():
-        setattr(ds, k, v)
-    return ds
 
 
 @pytest.fixture
@@ -69,17 +72,6 @@ async def _get(port: int, sop_class: str, ident: Dataset, folder: Path,
         return await run(qr_scu.get(conn, ident, sop_class=sop_class, folder=folder))
     finally:
         await conn.release()
-
-
-async def _find(port: int, sop_class: str, ident: Dataset) -> list[Dataset]:
-    conn = await connect("127.0.0.1", port, qr_scu.qr_proposals([sop_class]),
-                         calling_ae=SCU_AE, called_ae=ARCHIVE_AE, timeouts=TIMEOUTS)
-    try:
-        out = await run(qr_scu.find(conn, ident, sop_class=sop_class))
-    finally:
-        await conn.release()
-    assert out.final.status == status.SUCCESS, out.final
-    return out.matches
 
 
 async def test_without_bulk_data(loaded: Running, tmp_path: Path) -> None:
@@ -139,16 +131,16 @@ async def test_protocols_and_approvals(loaded: Running, tmp_path: Path) -> None:
     made = protocol_objects(6, seed=3)
     protocols = [d for d in made if d.SOPClassUID != "1.2.840.10008.5.1.4.1.1.200.3"]
     approvals = [d for d in made if d.SOPClassUID == "1.2.840.10008.5.1.4.1.1.200.3"]
-    found = await _find(loaded.port, uids.DEFINED_PROCEDURE_PROTOCOL_FIND,
-                        q(SOPInstanceUID="", ProtocolName="", SOPClassUID=""))
+    found = await find(loaded.port, q(SOPInstanceUID="", ProtocolName="", SOPClassUID=""),
+                       uids.DEFINED_PROCEDURE_PROTOCOL_FIND)
     assert {m.SOPInstanceUID for m in found} == {d.SOPInstanceUID for d in protocols}
     name = str(protocols[0].ProtocolName)
-    one = await _find(loaded.port, uids.DEFINED_PROCEDURE_PROTOCOL_FIND,
-                      q(SOPInstanceUID="", ProtocolName=name[:3] + "*"))
+    one = await find(loaded.port, q(SOPInstanceUID="", ProtocolName=name[:3] + "*"),
+                     uids.DEFINED_PROCEDURE_PROTOCOL_FIND)
     assert {m.SOPInstanceUID for m in one} == {
         d.SOPInstanceUID for d in protocols if str(d.ProtocolName).startswith(name[:3])}
-    pa = await _find(loaded.port, uids.PROTOCOL_APPROVAL_FIND,
-                     q(SOPInstanceUID="", InstanceCreationDate=""))
+    pa = await find(loaded.port, q(SOPInstanceUID="", InstanceCreationDate=""),
+                    uids.PROTOCOL_APPROVAL_FIND)
     assert {m.SOPInstanceUID for m in pa} == {d.SOPInstanceUID for d in approvals}
     got = await _get(loaded.port, uids.DEFINED_PROCEDURE_PROTOCOL_GET,
                      q(SOPInstanceUID=protocols[0].SOPInstanceUID), tmp_path / "dpp",
@@ -157,8 +149,8 @@ async def test_protocols_and_approvals(loaded: Running, tmp_path: Path) -> None:
 
 
 async def test_color_palette_get(loaded: Running, tmp_path: Path) -> None:
-    (hot,) = await _find(loaded.port, uids.COLOR_PALETTE_FIND,
-                         q(ContentLabel="HOT_IRON", SOPInstanceUID=""))
+    (hot,) = await find(loaded.port, q(ContentLabel="HOT_IRON", SOPInstanceUID=""),
+                        uids.COLOR_PALETTE_FIND)
     out = await _get(loaded.port, uids.COLOR_PALETTE_GET, q(SOPInstanceUID=hot.SOPInstanceUID),
                      tmp_path / "pal", ["1.2.840.10008.5.1.4.39.1"])
     assert out.final.status == status.SUCCESS and out.final.completed == 1
@@ -167,8 +159,8 @@ async def test_color_palette_get(loaded: Running, tmp_path: Path) -> None:
 
 async def test_patient_study_only(loaded: Running) -> None:
     ct = read(CT)
-    pats = await _find(loaded.port, uids.PATIENT_STUDY_ONLY_QR_FIND,
-                       q(QueryRetrieveLevel="PATIENT", PatientID=ct.PatientID, PatientName=""))
+    ident = q(QueryRetrieveLevel="PATIENT", PatientID=ct.PatientID, PatientName="")
+    pats = await find(loaded.port, ident, uids.PATIENT_STUDY_ONLY_QR_FIND)
     assert [p.PatientName for p in pats] == [ct.PatientName]
 
 
@@ -184,7 +176,7 @@ async def test_query_in_other_character_sets(loaded: Running, charset: str | lis
                                              expected: list[str]) -> None:
     ident = q(SpecificCharacterSet=charset, QueryRetrieveLevel="PATIENT", PatientName=name,
               PatientID="")
-    matches = await _find(loaded.port, uids.PATIENT_ROOT_QR_FIND, ident)
+    matches = await find(loaded.port, sop_class=uids.PATIENT_ROOT_QR_FIND, identifier=ident)
     files = {Path(p).name: p for p in get_charset_files("*.dcm")}
     wanted = {read(Path(files[name])).PatientID for name in expected}
     # The patients asked for, and the ones whose name is unknown (empty):

@@ -243,18 +243,23 @@ def _fast_encode(ds: Dataset, implicit: bool) -> bytes:
         if type(elem) is not DataElement:
             raise _NotSimple
         vr = elem.VR
-        data = _value_bytes(vr, elem._value)  # .value would validate again
-        group, number = tag >> 16, tag & 0xFFFF
-        if implicit:
-            parts.append(_HEADER_IMPLICIT.pack(group, number, len(data)))
-        elif vr in ("UC", "UR", "UT"):
-            parts.append(_HEADER_LONG.pack(group, number, vr.encode(), len(data)))
-        else:
-            if len(data) > 0xFFFF:
-                raise _NotSimple
-            parts.append(_HEADER_SHORT.pack(group, number, vr.encode(), len(data)))
-        parts.append(data)
+        _append_element(parts, tag, vr, _value_bytes(vr, elem._value), implicit)
     return b"".join(parts)
+
+
+def _append_element(parts: list[bytes], tag: int, vr: str, data: bytes, implicit: bool) -> None:
+    """Header and value of one element, little endian (``_NotSimple`` when a
+    short-length VR's value is too long)."""
+    group, number = tag >> 16, tag & 0xFFFF
+    if implicit:
+        parts.append(_HEADER_IMPLICIT.pack(group, number, len(data)))
+    elif vr in ("UC", "UR", "UT"):
+        parts.append(_HEADER_LONG.pack(group, number, vr.encode(), len(data)))
+    else:
+        if len(data) > 0xFFFF:
+            raise _NotSimple
+        parts.append(_HEADER_SHORT.pack(group, number, vr.encode(), len(data)))
+    parts.append(data)
 
 
 # Binary VRs whose values are words pydicom keeps as raw bytes in the
@@ -351,16 +356,7 @@ def _encode_triples(elements: list[tuple[int, str, Any]], implicit: bool) -> byt
     values.sort(key=lambda t: t[0])
     parts: list[bytes] = []
     for tag, vr, data in values:
-        group, number = tag >> 16, tag & 0xFFFF
-        if implicit:
-            parts.append(_HEADER_IMPLICIT.pack(group, number, len(data)))
-        elif vr in ("UC", "UR", "UT"):
-            parts.append(_HEADER_LONG.pack(group, number, vr.encode(), len(data)))
-        else:
-            if len(data) > 0xFFFF:
-                raise _NotSimple
-            parts.append(_HEADER_SHORT.pack(group, number, vr.encode(), len(data)))
-        parts.append(data)
+        _append_element(parts, tag, vr, data, implicit)
     return b"".join(parts)
 
 
