@@ -13,7 +13,17 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import ColumnElement, ScalarSelect, Table, distinct, exists, func, literal, select
+from sqlalchemy import (
+    ColumnElement,
+    ScalarSelect,
+    Table,
+    distinct,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+)
 
 from ..query.matching import Term
 from .schema import Col, instance, patient, series, study
@@ -74,14 +84,21 @@ def computed_predicate(level: str, col: Col, term: Term) -> ColumnElement[bool] 
     has a series (an instance) whose value matches.  None for the others
     (numbers are matched on the computed value)."""
     se, ins = series.alias("m_series"), instance.alias("m_instance")
-    # A series without a modality does not make the study's list unknown.
+    unknown = term.match_unknown
+    # The values of the list are matched; the list as a whole is unknown
+    # (and then matches, C.2.2.1.2) only when no series has a modality.
     term = replace(term, match_unknown=False)
     if (level, col.name) == ("STUDY", "modalities"):
         found = predicate(se, Col(col.keyword, "modality", "text"), term)
         if found is None:
             return None
-        return exists(select(se.c.id).where(se.c.study_fk == study.c.id, found[0])
-                      .correlate(study))
+        cond: ColumnElement[bool] = exists(
+            select(se.c.id).where(se.c.study_fk == study.c.id, found[0]).correlate(study))
+        if unknown:
+            known = exists(select(se.c.id).where(se.c.study_fk == study.c.id, se.c.modality != "")
+                           .correlate(study))
+            cond = or_(cond, ~known)
+        return cond
     if (level, col.name) == ("STUDY", "sop_classes"):
         found = predicate(ins, Col(col.keyword, "sop_class", "text"), term)
         if found is None:
