@@ -74,6 +74,12 @@ def stored_files(root: Path) -> list[Path]:
                   if ".incoming" not in p.parts and "palettes" not in p.parts)
 
 
+def partial_files(root: Path) -> list[Path]:
+    """What ``.incoming`` holds (partial files of any host): nothing, once
+    every C-STORE has been answered."""
+    return sorted(p for p in (root / ".incoming").rglob("*") if p.is_file())
+
+
 def write_instances(folder: Path, datasets: Sequence[Dataset]) -> list[Path]:
     """Part 10 files for ``datasets`` (Explicit VR Little Endian)."""
     from pydicom.dataset import FileMetaDataset

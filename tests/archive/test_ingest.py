@@ -3,7 +3,6 @@ an index that cannot be written.  Every test runs on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -13,11 +12,19 @@ from sqlalchemy import create_engine, select
 from dicomqr import status
 from dicomqr.archive.config import AccessRules
 from dicomqr.archive.index import Index
+from dicomqr.archive.ingest import node_name
 from dicomqr.archive.records import read_header, record_of
 from dicomqr.archive.schema import instance, pending, study
 from dicomqr.uids import STUDY_ROOT_QR_FIND as STUDY_ROOT_FIND
 
-from .helpers import archive_server, read, store_paths, stored_files, write_instances
+from .helpers import (
+    archive_server,
+    partial_files,
+    read,
+    store_paths,
+    stored_files,
+    write_instances,
+)
 
 CT = "1.2.840.10008.5.1.4.1.1.2"
 MR = "1.2.840.10008.5.1.4.1.1.4"
@@ -115,7 +122,7 @@ async def test_duplicates(tmp_path: Path, db_url: str, policy: str, code: int) -
     (kept,) = stored_files(tmp_path / "arch")
     expected = "second" if policy == "replace" else "first"
     assert read(kept).StudyDescription == expected
-    assert not list((tmp_path / "arch" / ".incoming").iterdir())
+    assert partial_files(tmp_path / "arch") == []
 
 
 async def test_store_not_authorized(tmp_path: Path, db_url: str) -> None:
@@ -135,14 +142,14 @@ async def test_crash_between_commit_and_rename_is_finished(tmp_path: Path, db_ur
     before the rename: the next start puts the file in place."""
     root = tmp_path / "arch"
     (src,) = write_instances(tmp_path / "src", [make("P", "1.2.3.4", "1.2.3.4.5", 1)])
-    incoming = root / ".incoming"
+    incoming = root / ".incoming" / node_name()
     incoming.mkdir(parents=True)
     temp = incoming / "crashed-1.part"
     temp.write_bytes(src.read_bytes())
     index = Index(db_url, root)
     rec = record_of(read_header(str(temp)), path="ab/1.2.3.4.5.1.dcm", size=temp.stat().st_size,
                     transfer_syntax_uid="1.2.840.10008.1.2.1")
-    index.write([rec], [str(temp)])
+    index.write([rec], [str(temp)], node=node_name())
     stray = incoming / "never-indexed.part"
     stray.write_bytes(b"partial")
     index.close()
@@ -169,7 +176,7 @@ async def test_index_unavailable_gives_out_of_resources(tmp_path: Path, db_url: 
         assert [r.status for _, r in results] == [status.OUT_OF_RESOURCES]
         assert run.archive.index.counts()["instance"] == 0
         assert stored_files(tmp_path / "arch") == []
-        assert not list((tmp_path / "arch" / ".incoming").iterdir())
+        assert partial_files(tmp_path / "arch") == []
         # Back again: the same instance stores.
         assert [r.status for _, r in await store_paths(run.port, paths)] == [0]
 
@@ -187,4 +194,28 @@ async def test_many_associations_at_once_share_transactions(tmp_path: Path, db_u
         counts = run.archive.index.counts()
         assert (counts["patient"], counts["instance"]) == (6, 120)
     assert len(stored_files(tmp_path / "arch")) == 120
-    assert os.listdir(tmp_path / "arch" / ".incoming") == []
+    assert partial_files(tmp_path / "arch") == []
+
+
+async def test_instance_contradicting_the_hierarchy_is_refused(tmp_path: Path,
+                                                               db_url: str) -> None:
+    """A series belongs to one study and a study to one patient (PS3.4 C.6):
+    an instance that says otherwise is refused (0xC000, saying why), and
+    nothing is filed under the wrong entity."""
+    root = "1.2.826.0.1.3680043.8.498.94"
+    first = make("P1", f"{root}.1", f"{root}.1.1", 1)
+    same_series_other_study = make("P1", f"{root}.2", f"{root}.1.1", 2)
+    same_study_other_patient = make("P2", f"{root}.1", f"{root}.1.2", 3)
+    paths = write_instances(tmp_path / "src", [first, same_series_other_study,
+                                               same_study_other_patient])
+    async with archive_server(tmp_path / "arch", db_url) as run:
+        results = [r for _, r in await store_paths(run.port, paths)]
+        assert [r.status for r in results] == [0, status.CANNOT_UNDERSTAND,
+                                               status.CANNOT_UNDERSTAND]
+        assert "another study" in (results[1].message.error_comment or "")
+        assert "another patient" in (results[2].message.error_comment or "")
+        counts = run.archive.index.counts()
+        assert (counts["patient"], counts["study"], counts["series"],
+                counts["instance"]) == (1, 1, 1, 1)
+    assert len(stored_files(tmp_path / "arch")) == 1
+    assert partial_files(tmp_path / "arch") == []

@@ -48,12 +48,15 @@ _ID_CACHE: Final = 100_000  # (level, key) -> row id of entities seen by the wri
 @dataclass(frozen=True, slots=True)
 class Outcome:
     """What became of one record: ``stored`` (new), ``replaced``, ``kept``
-    (a duplicate, the stored one kept, the new file dropped) or
-    ``rejected`` (the same, and the sender is told with a warning)."""
+    (a duplicate, the stored one kept, the new file dropped), ``rejected``
+    (the same, and the sender is told with a warning) or ``conflict`` (its
+    study or series is filed under another patient or study: not stored,
+    ``message`` says which)."""
 
-    result: Literal["stored", "replaced", "kept", "rejected"]
+    result: Literal["stored", "replaced", "kept", "rejected", "conflict"]
     obsolete_path: str | None = None
     pending_id: int | None = None
+    message: str = ""
 
 
 def open_engine(url: str, *, fsync: bool = False) -> Engine:
@@ -88,8 +91,9 @@ _FIND_INSTANCE = select(instance.c.id, instance.c.path, instance.c.series_fk).wh
     instance.c.sop_uid == bindparam("uid"))
 _FIND_PATIENT = select(patient.c.id).where(patient.c.patient_id == bindparam("pid"),
                                            patient.c.issuer == bindparam("issuer"))
-_FIND_STUDY = select(study.c.id).where(study.c.study_uid == bindparam("uid"))
-_FIND_SERIES = select(series.c.id).where(series.c.series_uid == bindparam("uid"))
+_FIND_STUDY = select(study.c.id, study.c.patient_fk).where(study.c.study_uid == bindparam("uid"))
+_FIND_SERIES = select(series.c.id, series.c.study_fk).where(
+    series.c.series_uid == bindparam("uid"))
 _INSERT_PATIENT = insert(patient).returning(patient.c.id)
 _INSERT_STUDY = insert(study).returning(study.c.id)
 _INSERT_SERIES = insert(series).returning(series.c.id)
@@ -114,7 +118,7 @@ class Index:
         # Patient/study/series row ids the writer has seen: most instances
         # belong to an entity stored a moment ago, so its lookup is skipped.
         # Cleared when a transaction fails (the ids may not exist then).
-        self._ids: dict[tuple[str, Any], int] = {}
+        self._ids: dict[tuple[str, Any], tuple[int, int | None]] = {}
 
     def close(self) -> None:
         self.engine.dispose()
@@ -127,7 +131,7 @@ class Index:
 
     def write(self, records: Sequence[InstanceRecord],
               temp_paths: Sequence[str | None] = (), *,
-              done: Sequence[int] = ()) -> list[Outcome]:
+              done: Sequence[int] = (), node: str = "") -> list[Outcome]:
         """Add ``records`` in one transaction.
 
         With ``temp_paths`` (one per record), each stored or replacing
@@ -147,9 +151,9 @@ class Index:
                     tmp = temp_paths[i] if i < len(temp_paths) else None
                     if tmp is not None and out.result in ("stored", "replaced"):
                         pid = conn.execute(_INSERT_PENDING, {
-                            "temp_path": tmp, "final_path": rec.path,
+                            "node": node, "temp_path": tmp, "final_path": rec.path,
                             "obsolete_path": out.obsolete_path}).scalar_one()
-                        out = Outcome(out.result, out.obsolete_path, pid)
+                        out = Outcome(out.result, out.obsolete_path, pid, out.message)
                     outcomes.append(out)
             return outcomes
         except BaseException:
@@ -166,52 +170,77 @@ class Index:
         if rec.entity is not None:
             return self._write_entity(conn, rec)
         found = conn.execute(_FIND_INSTANCE, {"uid": rec.sop_instance_uid}).first()
-        obsolete = None
-        if found is not None:
-            if self.duplicates == "keep":
-                return Outcome("kept")
-            if self.duplicates == "reject":
-                return Outcome("rejected")
-            obsolete = found.path
-            self._remove_instance(conn, found.id, found.series_fk)
+        if found is not None and self.duplicates != "replace":
+            return Outcome("kept" if self.duplicates == "keep" else "rejected")
         cols = rec.columns
         pat = cols["PATIENT"]
         patient_key = (pat["patient_id"], pat["issuer"])
-        patient_id = self._ids.get(("P", patient_key))
-        if patient_id is None:
-            patient_id = conn.execute(_FIND_PATIENT, {"pid": pat["patient_id"],
-                                                      "issuer": pat["issuer"]}).scalar()
-            if patient_id is None:
-                patient_id = conn.execute(_INSERT_PATIENT, {**pat, "attrs": rec.attrs}
-                                          ).scalar_one()
         study_uid = cols["STUDY"]["study_uid"]
-        study_id = self._ids.get(("S", study_uid))
-        if study_id is None:
-            study_id = conn.execute(_FIND_STUDY, {"uid": study_uid}).scalar()
-            if study_id is None:
-                study_id = conn.execute(_INSERT_STUDY, {
-                    **cols["STUDY"], "patient_fk": patient_id, "attrs": rec.attrs,
-                }).scalar_one()
         series_uid = cols["SERIES"]["series_uid"]
-        series_id = self._ids.get(("E", series_uid))
+        conflict = self._conflict(conn, patient_key, study_uid, series_uid)
+        if conflict:
+            return Outcome("conflict", message=conflict)
+        obsolete = None
+        if found is not None:
+            obsolete = found.path
+            self._remove_instance(conn, found.id, found.series_fk)
+        patient_id = self._lookup(conn, "P", patient_key)[0]
+        if patient_id is None:
+            patient_id = conn.execute(_INSERT_PATIENT, {**pat, "attrs": rec.attrs}
+                                      ).scalar_one()
+        study_id = self._lookup(conn, "S", study_uid)[0]
+        if study_id is None:
+            study_id = conn.execute(_INSERT_STUDY, {
+                **cols["STUDY"], "patient_fk": patient_id, "attrs": rec.attrs,
+            }).scalar_one()
+        series_id = self._lookup(conn, "E", series_uid)[0]
         if series_id is None:
-            series_id = conn.execute(_FIND_SERIES, {"uid": series_uid}).scalar()
-            if series_id is None:
-                series_id = conn.execute(_INSERT_SERIES, {
-                    **cols["SERIES"], "study_fk": study_id, "attrs": rec.attrs,
-                }).scalar_one()
+            series_id = conn.execute(_INSERT_SERIES, {
+                **cols["SERIES"], "study_fk": study_id, "attrs": rec.attrs,
+            }).scalar_one()
         conn.execute(_INSERT_INSTANCE, {
             **cols["IMAGE"], "series_fk": series_id, "transfer_syntax": rec.transfer_syntax_uid,
             "path": rec.path, "size": rec.size, "attrs": rec.attrs})
-        self._remember(("P", patient_key), patient_id)
-        self._remember(("S", study_uid), study_id)
-        self._remember(("E", series_uid), series_id)
+        self._remember(("P", patient_key), (patient_id, None))
+        self._remember(("S", study_uid), (study_id, patient_id))
+        self._remember(("E", series_uid), (series_id, study_id))
         return Outcome("replaced" if obsolete else "stored", obsolete)
 
-    def _remember(self, key: tuple[str, Any], row_id: int) -> None:
+    def _lookup(self, conn: Connection, kind: str, key: Any) -> tuple[int | None, int | None]:
+        """(row id, parent row id) of a patient ("P"), study ("S") or series
+        ("E"), or (None, None) when it is not in the index."""
+        cached = self._ids.get((kind, key))
+        if cached is not None:
+            return cached
+        if kind == "P":
+            row = conn.execute(_FIND_PATIENT, {"pid": key[0], "issuer": key[1]}).first()
+        else:
+            row = conn.execute(_FIND_STUDY if kind == "S" else _FIND_SERIES,
+                               {"uid": key}).first()
+        if row is None:
+            return None, None
+        found = (int(row[0]), row[1] if len(row) > 1 else None)
+        self._remember((kind, key), found)
+        return found
+
+    def _conflict(self, conn: Connection, patient_key: tuple[str, str], study_uid: str,
+                  series_uid: str) -> str:
+        """Why the instance cannot join the hierarchy as it stands: its study
+        belongs to another patient, or its series to another study ("" when
+        it can)."""
+        patient_id = self._lookup(conn, "P", patient_key)[0]
+        study_id, study_patient = self._lookup(conn, "S", study_uid)
+        if study_id is not None and study_patient != patient_id:
+            return f"study {study_uid} belongs to another patient"
+        series_id, series_study = self._lookup(conn, "E", series_uid)
+        if series_id is not None and series_study != study_id:
+            return f"series {series_uid} belongs to another study"
+        return ""
+
+    def _remember(self, key: tuple[str, Any], ids: tuple[int, int | None]) -> None:
         if len(self._ids) > _ID_CACHE:
             self._ids.clear()
-        self._ids[key] = row_id
+        self._ids[key] = ids
 
     def _remove_instance(self, conn: Connection, instance_id: int, series_id: int) -> None:
         """Delete an instance row (a replaced duplicate), and the series,
@@ -251,11 +280,12 @@ class Index:
         conn.execute(update(table).where(table.c.id == found.id).values(**values))
         return Outcome("replaced", found.path)
 
-    def _write_single(self, rec: InstanceRecord, tmp: str | None) -> Outcome:
-        return self.write([rec], [tmp])[0]
+    def _write_single(self, rec: InstanceRecord, tmp: str | None, node: str) -> Outcome:
+        return self.write([rec], [tmp], node=node)[0]
 
     def write_one_by_one(self, records: Sequence[InstanceRecord],
-                         temp_paths: Sequence[str | None]) -> list[Outcome | Exception]:
+                         temp_paths: Sequence[str | None], *,
+                         node: str = "") -> list[Outcome | Exception]:
         """As :meth:`write`, a transaction per record: after a batch failed,
         this finds which record it was (e.g. another process stored the same
         UID meanwhile) and keeps the others."""
@@ -263,10 +293,10 @@ class Index:
         for i, rec in enumerate(records):
             tmp = temp_paths[i] if i < len(temp_paths) else None
             try:
-                out.append(self._write_single(rec, tmp))
+                out.append(self._write_single(rec, tmp, node))
             except IntegrityError:
                 try:  # raced: the row is there now; decide again
-                    out.append(self._write_single(rec, tmp))
+                    out.append(self._write_single(rec, tmp, node))
                 except Exception as exc:
                     out.append(exc)
             except Exception as exc:
@@ -275,12 +305,13 @@ class Index:
 
     # -- recovery --------------------------------------------------------
 
-    def recover(self) -> int:
-        """Finish what a crash interrupted: files committed to the index but
-        not yet renamed into place are renamed now (and files they replaced
-        deleted).  Returns how many were finished."""
+    def recover(self, node: str = "") -> int:
+        """Finish what a crash interrupted on this host (``node``): files
+        committed to the index but not yet renamed into place are renamed now
+        (and files they replaced deleted).  Other hosts' rows are theirs.
+        Returns how many were finished."""
         with self.engine.begin() as conn:
-            rows = conn.execute(select(pending)).all()
+            rows = conn.execute(select(pending).where(pending.c.node == node)).all()
             for row in rows:
                 final = self.path(row.final_path)
                 if os.path.exists(row.temp_path):
@@ -292,7 +323,8 @@ class Index:
                 if row.obsolete_path and row.obsolete_path != row.final_path:
                     with contextlib.suppress(FileNotFoundError):
                         os.unlink(self.path(row.obsolete_path))
-            conn.execute(delete(pending))
+            if rows:
+                conn.execute(delete(pending).where(pending.c.id.in_([r.id for r in rows])))
         if rows:
             log.warning("index recovery: finished %d interrupted ingests", len(rows))
         return len(rows)

@@ -28,6 +28,7 @@ import errno
 import logging
 import os
 import queue
+import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -77,9 +78,13 @@ class ArchiveStore(FileArchive):
         # Interrupted ingests are finished before FileArchive clears
         # .incoming of leftovers.  A worker process of a server does
         # neither: the parent did, before the workers started.
+        node = node_name()
         if recover:
-            index.recover()
-        super().__init__(root, clean=recover)
+            index.recover(node)
+        # Each host has its own folder of partial files, so that servers on
+        # several hosts can share an archive folder (and its index).
+        super().__init__(root, clean=recover, incoming=f".incoming/{node}")
+        self.node = node
         self.index = index
         self.fsync = fsync
         self.may_store = may_store
@@ -196,13 +201,16 @@ class ArchiveStore(FileArchive):
         results: list[Outcome | Exception]
         done, self._done = self._done, []
         try:
-            results = list(self.index.write(records, temps, done=done))
+            results = list(self.index.write(records, temps, done=done, node=self.node))
         except SQLAlchemyError as exc:
             self._done = done + self._done
-            if len(ready) == 1 or _unavailable(exc):
+            if _unavailable(exc):
                 results = [exc] * len(ready)
             else:
-                results = self.index.write_one_by_one(records, temps)
+                # A constraint failed: another process stored the same entity
+                # or UID meanwhile, or an entity seen before is gone.  Each
+                # record again, on its own, with fresh lookups.
+                results = self.index.write_one_by_one(records, temps, node=self.node)
         pending_ids: list[int] = []
         for job, result in zip(ready, results, strict=True):
             if isinstance(result, Exception):
@@ -227,6 +235,13 @@ class ArchiveStore(FileArchive):
             log.warning("ingest: cannot clear %d pending rows: %s", len(done), exc)
 
     def _place(self, job: _Job, outcome: Outcome) -> tuple[int, str]:
+        if outcome.result == "conflict":
+            # The instance contradicts the index (PS3.4 C.6: a series has one
+            # study, a study one patient): not stored, and said why.
+            _discard(job.temp)
+            log.warning("%s: C-STORE %s refused: %s", job.describe, job.sop_instance_uid,
+                        outcome.message)
+            return status.CANNOT_UNDERSTAND, outcome.message[:64]
         if outcome.result in ("kept", "rejected"):
             _discard(job.temp)
             if outcome.result == "rejected":
@@ -254,6 +269,13 @@ class ArchiveStore(FileArchive):
             self._names += 1
             path = f"{os.path.dirname(path)}/{safe_file_name(uid)}.{self._token}{self._names}.dcm"
         return os.path.relpath(path, self._root)
+
+
+def node_name() -> str:
+    """This host, as a file name (the pending rows and partial files of an
+    archive are per host)."""
+    name = socket.gethostname() or "localhost"
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)[:64]
 
 
 def _settle(fut: asyncio.Future[Any], value: Any) -> None:

@@ -166,8 +166,13 @@ patient = Table(
     Column("attrs", LargeBinary, nullable=False),
     UniqueConstraint("patient_id", "issuer", name="uq_patient"),
     _text_index("ix_patient_name", "patient_name"),
+    # a name key without "=" is matched on each group: each has an index,
+    # so that the OR of the three is a union of index lookups
+    _text_index("ix_patient_name_i", "patient_name_i"),
+    _text_index("ix_patient_name_p", "patient_name_p"),
     _text_index("ix_patient_name_fold", "patient_name_fold"),
     _text_index("ix_patient_id", "patient_id"),
+    sqlite_autoincrement=True,
 )
 
 study = Table(
@@ -181,6 +186,7 @@ study = Table(
     _text_index("ix_study_accession", "accession"),
     _text_index("ix_study_id", "study_id"),
     _text_index("ix_study_referring", "referring"),
+    sqlite_autoincrement=True,
 )
 
 series = Table(
@@ -191,6 +197,7 @@ series = Table(
     *_columns("SERIES"),
     Column("attrs", LargeBinary, nullable=False),
     _text_index("ix_series_modality", "modality"),
+    sqlite_autoincrement=True,
 )
 
 instance = Table(
@@ -203,6 +210,10 @@ instance = Table(
     Column("path", String, nullable=False),
     Column("size", BigInteger, nullable=False),
     Column("attrs", LargeBinary, nullable=False),
+    # Ids are never reused (SQLite would reuse the largest after a delete):
+    # a writer that remembers an id of a row gone meanwhile fails on the
+    # foreign key instead of filing an instance under a stranger's row.
+    sqlite_autoincrement=True,
 )
 
 #: Files committed to the index but not yet renamed into place; see
@@ -211,6 +222,7 @@ instance = Table(
 pending = Table(
     "ingest_pending", metadata,
     Column("id", Integer, primary_key=True),
+    Column("node", String, nullable=False, server_default=""),
     Column("temp_path", String, nullable=False),
     Column("final_path", String, nullable=False),
     Column("obsolete_path", String, nullable=True),

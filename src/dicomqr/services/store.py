@@ -88,8 +88,11 @@ class _FileSink:
         try:
             if self.head is not None:
                 head, self.head = self.head, None
-                if os.writev(self.fd, (head, data)) != len(head) + len(data):
-                    raise OSError(errno.EIO, "short write")
+                written = os.writev(self.fd, (head, data))
+                if written < len(head) + len(data):
+                    # A short write (a full disk, a signal): write the rest,
+                    # which then fails with the reason (ENOSPC) if there is one.
+                    _write_all(self.fd, (head + bytes(data))[written:])
             else:
                 _write_all(self.fd, data)
             self.size += len(data)
@@ -184,9 +187,9 @@ class FileArchive:
 
     def __init__(self, root: str | os.PathLike[str],
                  on_stored: Callable[[StoredInstance], Awaitable[int | None]] | None = None,
-                 *, clean: bool = True) -> None:
+                 *, clean: bool = True, incoming: str = ".incoming") -> None:
         self.root = Path(root)
-        self.incoming = self.root / ".incoming"
+        self.incoming = self.root / incoming
         self.incoming.mkdir(parents=True, exist_ok=True)
         if clean:  # leftovers of a crash (False: other processes share the folder)
             for stale in self.incoming.glob("*.part"):
