@@ -107,6 +107,9 @@ retrieve = ["{SCU_AE}", "OTHER"]
     ('[destinations]\nPACS = "nohostport"', "AE=HOST:PORT"),
     ('[access]\nstore = "A"\ndelete = ["B"]', "unknown access"),
     ("port = ", "dicomqr.toml"),
+    ('port = "104"', "port"),
+    ("fsync = 1", "fsync"),
+    ("max_pdu = -5", "max_pdu"),
 ])
 def test_config_errors(tmp_path: Path, text: str, error: str) -> None:
     path = tmp_path / "dicomqr.toml"

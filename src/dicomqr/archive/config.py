@@ -95,6 +95,16 @@ class ArchiveConfig:
         return "sqlite:///" + os.path.join(os.path.abspath(self.archive), "index.sqlite")
 
     def check(self) -> ArchiveConfig:
+        """Raise :class:`ConfigError` for a setting that cannot be used."""
+        for name, kind in (("ae_title", str), ("host", str), ("archive", str),
+                           ("db", (str, type(None))), ("fsync", bool),
+                           ("require_called_aet", bool)):
+            if not isinstance(getattr(self, name), kind):
+                raise ConfigError(f"{name} = {getattr(self, name)!r}: wrong type")
+        for name in ("max_pdu", "max_associations", "max_connections"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, int) or value < 1):
+                raise ConfigError(f"{name} = {value!r}: a positive number")
         if self.duplicates not in DUPLICATE_POLICIES:
             raise ConfigError(f"duplicates = {self.duplicates!r}: use one of "
                               + ", ".join(DUPLICATE_POLICIES))
