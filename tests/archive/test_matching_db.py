@@ -882,16 +882,6 @@ S, P = STUDY_ROOT, PATIENT_ROOT
 #: stay for describing a departure, should one come back).
 ARCHIVE_RULES = STANDARD
 
-# Where the archive departs from the standard (strict xfails).  D is a
-# documented choice (archive/plan.py): the archive has no table of which IE
-# each attribute belongs to, so an attribute that is neither a model key nor
-# a column counts as one of the query level, valued as its first instance.
-D_OTHER_LOWER_ATTRIBUTE = (
-    "D: archive/plan.py FindPlan: an attribute that is neither a model key nor a column "
-    "(InstitutionName, ImageType: Series/Image IE) is matched on the query level's attrs, "
-    "i.e. its first instance, not on the entities of its own level")
-
-
 def case(model: str, level: str, *, xfail: str | None = None, relational: bool = False,
          fuzzy: bool = False, combined: bool = False, **keys: Any) -> Any:
     """One table row (an xfail: a known departure, compared with ARCHIVE_RULES)."""
@@ -1107,10 +1097,10 @@ CASES = [
     case(P, "PATIENT", relational=True, Modality="SR"),
     case(P, "STUDY", PatientID=POPULATION[5].uid, StudyDate="20180101-20221231"),
     case(S, "STUDY", ContainerIdentifier="C1"),
-    case(S, "STUDY", xfail=D_OTHER_LOWER_ATTRIBUTE, InstitutionName="North Hospital"),
-    case(S, "STUDY", xfail=D_OTHER_LOWER_ATTRIBUTE, relational=True,
+    case(S, "STUDY", InstitutionName="North Hospital"),
+    case(S, "STUDY", relational=True,
          InstitutionName="North Hospital"),
-    case(S, "SERIES", xfail=D_OTHER_LOWER_ATTRIBUTE, relational=True, ImageType="DERIVED"),
+    case(S, "SERIES", relational=True, ImageType="DERIVED"),
     case(S, "SERIES", relational=True, combined=True,
          ContentDate="20200101-20210304", ContentTime="1030-1200"),
     case(S, "STUDY", relational=True, combined=True,

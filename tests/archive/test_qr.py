@@ -37,6 +37,8 @@ async def loaded(tmp_path: Path, db_url: str) -> AsyncIterator[Running]:
     datasets = small_archive()
     for ds in datasets:
         ds.InstitutionName = "North Hospital" if ds.PatientID == "P0" else "South Clinic"
+        ds.AdmittingDiagnosesDescription = (
+            "Fracture of the wrist" if ds.StudyInstanceUID.endswith(".0.1") else "Headache")
     paths = write_instances(tmp_path / "src", datasets)
     async with archive_server(tmp_path / "arch", db_url,
                               destinations={}) as running:
@@ -70,8 +72,10 @@ async def test_study_level_all(loaded: Running) -> None:
     ({"StudyDate": "20240101-20240102"}, {f"{ROOT}.0.0", f"{ROOT}.0.1", f"{ROOT}.1.0"}),
     ({"StudyDate": "-20231231"}, set()),
     ({"StudyInstanceUID": f"{ROOT}.0.1\\{ROOT}.1.0"}, {f"{ROOT}.0.1", f"{ROOT}.1.0"}),
-    ({"InstitutionName": "North*"}, {f"{ROOT}.0.0", f"{ROOT}.0.1"}),
-    ({"InstitutionName": "South Clinic"}, {f"{ROOT}.1.0"}),
+    # a key of the Series IE (General Equipment): not matched at STUDY level
+    ({"InstitutionName": "North*"}, {f"{ROOT}.0.0", f"{ROOT}.0.1", f"{ROOT}.1.0"}),
+    # a Study IE attribute that has no column: matched in Python
+    ({"AdmittingDiagnosesDescription": "Fracture*"}, {f"{ROOT}.0.1"}),
     ({"AccessionNumber": "A1.0"}, {f"{ROOT}.1.0"}),
 ])
 async def test_study_level_matching(loaded: Running, keys: dict[str, str],
@@ -111,12 +115,17 @@ async def test_patient_root_levels(loaded: Running) -> None:
         (f"{ROOT}.0.0.1.1", MR, 1), (f"{ROOT}.0.0.1.2", MR, 2)]
 
 
-async def test_relational_query(loaded: Running) -> None:
+@pytest.mark.parametrize(("keys", "expected"), [
+    ({"Modality": "MR"}, {f"{ROOT}.0.0", f"{ROOT}.0.1"}),  # a column of the series table
+    ({"InstitutionName": "North*"}, {f"{ROOT}.0.0", f"{ROOT}.0.1"}),  # Series IE, no column
+])
+async def test_relational_query(loaded: Running, keys: dict[str, str],
+                                expected: set[str]) -> None:
     """Relational: a STUDY query with a SERIES key matches studies that have
     such a series; hierarchical ignores it."""
-    ident = q(QueryRetrieveLevel="STUDY", StudyInstanceUID="", Modality="MR")
+    ident = q(QueryRetrieveLevel="STUDY", StudyInstanceUID="", **keys)
     rel = await find(loaded.port, ident, extended=ExtendedOptions(relational=True))
-    assert {m.StudyInstanceUID for m in rel} == {f"{ROOT}.0.0", f"{ROOT}.0.1"}
+    assert {m.StudyInstanceUID for m in rel} == expected
     hier = await find(loaded.port, ident)
     assert len(hier) == 3
 

@@ -13,9 +13,12 @@ levels (a series key and an instance key in one STUDY query) are each
 matched by some entity of their level: the SQL part jointly, the Python
 part level by level.
 
-Attributes that are neither a key of the model nor a column ("all other
-attributes at this level", PS3.4 Table C.6-1 ...) are taken from the
-attributes kept for the entity: those of the first instance stored for it.
+Attributes that are not keys of the model ("all other attributes at this
+level", PS3.4 Table C.6-1 ...) belong to the level of their information
+entity (:mod:`dicomqr.query.entities`); an attribute of unknown entity
+counts as one of the query level.  Without a column, they are matched on
+the attributes kept for the entity: those of the first instance stored for
+it.
 """
 
 from __future__ import annotations
@@ -28,9 +31,10 @@ from pydicom import Dataset
 from pydicom.datadict import dictionary_VR, keyword_for_tag, tag_for_keyword
 from sqlalchemy import ColumnElement, Connection, Select, and_, bindparam, exists, select
 
+from ..query.entities import entity_of
 from ..query.identifier import validate
 from ..query.matching import Kind, Term, compile_matcher, terms_of
-from ..query.models import model_for
+from ..query.models import InformationModel, model_for
 from ..services.codec import encode_elements
 from ..uids import qr_sop_class
 from .computed import computed_column, computed_predicate, computed_value
@@ -106,7 +110,7 @@ class FindPlan:
             keyword = keyword_for_tag(tag)
             owner = _COL_OF.get(keyword)
             term = by_tag.get(tag)
-            model_level = model.level_of(keyword)
+            model_level = model.level_of(keyword) or _entity_level(model, keyword)
             if owner is not None and owner[0] in self.tables:
                 self.fill[tag] = owner
                 if owner[1].kind in _COMPUTED:
@@ -301,6 +305,17 @@ def _exists_below(level: str, conds_of: dict[str, list[ColumnElement[bool]]],
     for lv in chain:
         conds += conds_of.get(lv, [])
     return exists(q.where(and_(*conds)))
+
+
+def _entity_level(model: InformationModel, keyword: str) -> str | None:
+    """The level of an attribute that is not a key of the model ("all other
+    attributes at this level"), from the IE it belongs to; None: unknown."""
+    entity = entity_of(keyword)
+    if entity is None or entity in model.level_names:
+        return entity
+    if entity == "PATIENT":  # Study Root: the patient attributes are STUDY's
+        return model.level_names[0]
+    return entity  # below the model's levels (Patient/Study Only): never matched
 
 
 def _time_col(lv: str, term: Term) -> Col | None:
