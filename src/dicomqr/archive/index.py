@@ -115,6 +115,10 @@ class Index:
         self.duplicates: DuplicatePolicy = duplicates
         self.backend = self.engine.dialect.name
         metadata.create_all(self.engine)
+        if self.backend == "sqlite":
+            # Statistics for the planner (PostgreSQL's autovacuum keeps its own).
+            with self.engine.begin() as conn:
+                conn.exec_driver_sql("PRAGMA optimize")
         # Patient/study/series row ids the writer has seen: most instances
         # belong to an entity stored a moment ago, so its lookup is skipped.
         # Cleared when a transaction fails (the ids may not exist then).

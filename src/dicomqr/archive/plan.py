@@ -182,7 +182,10 @@ class FindPlan:
             conds.append(sub)
         if conds:
             stmt = stmt.where(and_(*conds))
-        return stmt.order_by(base.c.id)
+        # "id + 0": ordered by id, but without making the planner walk the
+        # table in id order when an index of a condition narrows it (SQLite
+        # does that without statistics)
+        return stmt.order_by(base.c.id + 0)
 
     def _exists(self) -> ColumnElement[bool] | None:
         """Relational: keys of lower levels as EXISTS over their tables."""

@@ -152,8 +152,8 @@ def _columns(level: str) -> list[Column[object]]:
 
 
 def _text_index(name: str, *cols: str) -> Index:
-    # PostgreSQL: text_pattern_ops serves =, <, > and LIKE 'abc%' from one
-    # index whatever the database's collation.
+    # PostgreSQL: text_pattern_ops serves = and LIKE 'abc%' whatever the
+    # database's collation (not < and >: range keys get plain indexes).
     return Index(name, *cols, postgresql_ops={c: "text_pattern_ops" for c in cols})
 
 
@@ -182,7 +182,9 @@ study = Table(
     Column("study_uid", String, nullable=False, unique=True),
     *_columns("STUDY"),
     Column("attrs", LargeBinary, nullable=False),
-    _text_index("ix_study_date", "study_date"),
+    # dates and times are compared with >= and <= (ranges): a plain index,
+    # which text_pattern_ops is not for PostgreSQL
+    Index("ix_study_date", "study_date"),
     _text_index("ix_study_accession", "accession"),
     _text_index("ix_study_id", "study_id"),
     _text_index("ix_study_referring", "referring"),

@@ -91,7 +91,11 @@ def _pn(table: FromClause, name: str, term: Term) -> Condition | None:
         return None
     value = term.values[0]
     wild = term.kind is Kind.WILDCARD
-    unknown = and_(a == "", i == "", p == "") if term.match_unknown else None
+    # unknown: no group at all.  The other two groups are tested through
+    # coalesce() so that the planner looks this up by the alphabetic group's
+    # index (few names lack it) rather than by theirs (most names do).
+    unknown = (and_(a == "", func.coalesce(i, "") == "", func.coalesce(p, "") == "")
+               if term.match_unknown else None)
     if term.fold_case:
         if "=" in value:
             return None
