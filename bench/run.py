@@ -977,19 +977,24 @@ ROW_NOTES = {
 
 # --------------------------------------------------------------------------- main
 
-QR_BEGIN, QR_END = "<!-- qr:begin -->", "<!-- qr:end -->"
+#: The sections other benchmarks keep in bench/RESULTS.md (qr.py, archive.py,
+#: index_latency.py), carried over when this one rewrites the file.
+OTHER_SECTIONS = ("qr", "archive", "latency")
 
 
 def with_qr_section(text: str, path: Path) -> str:
-    """``bench/qr.py`` keeps its Query/Retrieve section in the same file: carry it over."""
+    """The other benchmarks keep their sections in the same file (between
+    ``<!-- NAME:begin -->`` and ``<!-- NAME:end -->``): carry them over."""
     try:
         old = path.read_text()
     except OSError:
         return text
-    if QR_BEGIN not in old or QR_END not in old:
-        return text
-    section = QR_BEGIN + old.split(QR_BEGIN, 1)[1].split(QR_END, 1)[0] + QR_END + "\n"
-    return text.rstrip("\n") + "\n\n" + section
+    for name in OTHER_SECTIONS:
+        begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+        if begin in old and end in old:
+            section = begin + old.split(begin, 1)[1].split(end, 1)[0] + end + "\n"
+            text = text.rstrip("\n") + "\n\n" + section
+    return text
 
 
 def warm_page_cache(folder: Path) -> None:
