@@ -228,6 +228,7 @@ def dicomqr_serve_options() -> str:
 
 
 class DicomqrPeer(Peer):
+    forks = True  # with --workers N its worker processes serve (CPU accounting)
     key = "dicomqr"
     ae = "DICOMQR"
 

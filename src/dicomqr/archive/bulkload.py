@@ -47,7 +47,7 @@ def load_generated(index: Index, spec: GenerateSpec, *, batch: int = 20_000,
 
     for attrs in iter_instances(spec):
         data = b"E" + encode_record(attrs)
-        pat = column_values("PATIENT", attrs)  # type: ignore[arg-type]
+        pat = column_values("PATIENT", attrs)
         key = (pat["patient_id"], pat["issuer"])
         pid = seen["patient"].get(key)
         if pid is None:
@@ -56,14 +56,14 @@ def load_generated(index: Index, spec: GenerateSpec, *, batch: int = 20_000,
         sid = seen["study"].get(attrs["StudyInstanceUID"])
         if sid is None:
             sid = seen["study"][attrs["StudyInstanceUID"]] = new_id("study")
-            rows["study"].append({**column_values("STUDY", attrs),  # type: ignore[arg-type]
+            rows["study"].append({**column_values("STUDY", attrs),
                                   "id": sid, "patient_fk": pid, "attrs": data})
         eid = seen["series"].get(attrs["SeriesInstanceUID"])
         if eid is None:
             eid = seen["series"][attrs["SeriesInstanceUID"]] = new_id("series")
-            rows["series"].append({**column_values("SERIES", attrs),  # type: ignore[arg-type]
+            rows["series"].append({**column_values("SERIES", attrs),
                                    "id": eid, "study_fk": sid, "attrs": data})
-        image = column_values("IMAGE", attrs)  # type: ignore[arg-type]
+        image = column_values("IMAGE", attrs)
         rows["instance"].append({
             **image, "id": new_id("instance"), "series_fk": eid,
             "sop_uid": attrs["SOPInstanceUID"], "sop_class": attrs["SOPClassUID"],

@@ -32,7 +32,6 @@ import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -96,7 +95,9 @@ class ArchiveStore(FileArchive):
 
     @property
     def immediate(self) -> bool:
-        return False
+        # Answered from the loop without a task: the job goes to the writer
+        # thread, which has the response sent when the instance is indexed.
+        return True
 
     def close(self) -> None:
         """Stop the writer thread once the jobs queued are done."""
@@ -105,6 +106,11 @@ class ArchiveStore(FileArchive):
             self._thread.join(timeout=30)
 
     async def handle_store(self, conn: Connection, request: IncomingMessage) -> None:
+        self.store_now(conn, request)
+
+    def store_now(self, conn: Connection, request: IncomingMessage) -> None:
+        """Check the C-STORE and hand it to the writer thread; the response
+        is sent (on the loop) once the instance is in the index and in place."""
         rq = request.message
         assert isinstance(rq, dimse.CStoreRQ)
         sink = request.sink
@@ -119,28 +125,19 @@ class ArchiveStore(FileArchive):
                                 "dataset was not received")
             return
         error: OSError | None = getattr(sink, "error", None)
-        if error is None and self.fsync:
-            error = _fsync_path(sink.tmp)  # type: ignore[attr-defined]
         if error is not None:
             sink.discard()
-            full = error.errno in (errno.ENOSPC, errno.EDQUOT)
-            log.error("%s: C-STORE %s not stored: %s", conn.describe(),
-                      rq.affected_sop_instance_uid, error)
-            send_store_response(conn, request, status.OUT_OF_RESOURCES,
-                                "disk full" if full else f"cannot store: {error.strerror}")
+            send_store_response(conn, request, *_disk_error(conn.describe(), rq, error))
             return
         loop = asyncio.get_running_loop()
-        fut: asyncio.Future[tuple[int, str]] = loop.create_future()
 
         def done(code: int, comment: str) -> None:
-            loop.call_soon_threadsafe(_settle, fut, (code, comment))
+            loop.call_soon_threadsafe(_answer, conn, request, code, comment)
 
         self._queue.put(_Job(
             sink.tmp, rq.affected_sop_class_uid,  # type: ignore[attr-defined]
             rq.affected_sop_instance_uid, request.context.transfer_syntax,
             getattr(sink, "size", 0), conn.describe(), done))
-        code, comment = await fut
-        send_store_response(conn, request, code, comment)
 
     # -- the writer thread -------------------------------------------------
 
@@ -180,6 +177,12 @@ class ArchiveStore(FileArchive):
     def _process(self, jobs: list[_Job]) -> None:
         ready: list[_Job] = []
         for job in jobs:
+            if self.fsync:
+                error = _fsync_path(job.temp)
+                if error is not None:
+                    _discard(job.temp)
+                    job.done(*_disk_error(job.describe, job.sop_instance_uid, error))
+                    continue
             try:
                 ds, attrs = read_stored(job.temp)
                 job.final = self._final_name(job.sop_instance_uid)
@@ -278,9 +281,17 @@ def node_name() -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)[:64]
 
 
-def _settle(fut: asyncio.Future[Any], value: Any) -> None:
-    if not fut.done():
-        fut.set_result(value)
+def _answer(conn: Connection, request: IncomingMessage, code: int, comment: str) -> None:
+    if conn.is_open:  # the peer may have gone meanwhile: nobody to tell
+        send_store_response(conn, request, code, comment)
+
+
+def _disk_error(describe: str, what: dimse.CStoreRQ | str, error: OSError) -> tuple[int, str]:
+    """The status for a file that could not be written (a full disk ...)."""
+    uid = what if isinstance(what, str) else what.affected_sop_instance_uid
+    log.error("%s: C-STORE %s not stored: %s", describe, uid, error)
+    full = error.errno in (errno.ENOSPC, errno.EDQUOT)
+    return status.OUT_OF_RESOURCES, "disk full" if full else f"cannot store: {error.strerror}"
 
 
 def _discard(path: str) -> None:

@@ -9,12 +9,15 @@ ingest slow.  Elements are walked by their headers; an undefined length
 to the matching delimiter.
 
 The result starts with one byte saying how it is encoded: ``E`` (Explicit
-VR Little Endian) or ``I`` (Implicit VR Little Endian).
+VR Little Endian) or ``I`` (Implicit VR Little Endian).  Float/Double Float
+Pixel Data (7FE0,0008/0009) sort before Pixel Data and are dropped as bulk;
+the walk stops at Pixel Data, so only a file's head needs reading.
 """
 
 from __future__ import annotations
 
 import struct
+from collections.abc import Container
 from typing import Final
 
 from pydicom.datadict import dictionary_VR
@@ -31,6 +34,7 @@ _SEQ_END: Final = 0xFFFEE0DD
 _LONG_VRS: Final = frozenset((b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC",
                               b"UN", b"UR", b"UT", b"UV"))
 _BULK_VRS: Final = frozenset((b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"UN"))
+_PIXEL_DATA: Final = 0x7FE00010
 
 
 class RawAttrsError(ValueError):
@@ -90,19 +94,30 @@ def _is_bulk(tag: int, vr: bytes, length: int, implicit: bool, bulk_tags: frozen
 
 
 def cut_attributes(data: bytes | memoryview, offset: int, implicit: bool,
-                   bulk_tags: frozenset[int], big: int) -> bytes:
+                   bulk_tags: frozenset[int], big: int, *,
+                   wanted: Container[int] = (), found: dict[int, bytes] | None = None,
+                   ) -> bytes:
     """The top-level elements of the data set at ``data[offset:]`` that are
-    not bulk data, as they are in the file, behind the encoding byte."""
+    not bulk data, as they are in the file, behind the encoding byte.
+
+    The walk ends at Pixel Data (what follows it is bulk data or padding),
+    so ``data`` needs to hold the file only that far.  The values of the
+    ``wanted`` tags are put in ``found`` (raw bytes) on the way.
+    """
     view = memoryview(data)
     parts: list[bytes | memoryview] = [b"I" if implicit else b"E"]
     pos = offset
     end = len(view)
     while pos < end:
         tag, vr, length, start = _header(view, pos, implicit)
+        if tag >= _PIXEL_DATA:
+            break
         stop = _skip_undefined(view, start, implicit) if length == _UNDEFINED else start + length
         if stop > end:
-            raise RawAttrsError(f"element ({tag >> 16:04X},{tag & 0xFFFF:04X}) runs past the end")
+            raise RawAttrsError(f"element {tag:08X} runs past the end")
         if tag & 0xFFFF and not _is_bulk(tag, vr, length, implicit, bulk_tags, big):
             parts.append(view[pos:stop])
+            if found is not None and tag in wanted:
+                found[tag] = bytes(view[start:stop])
         pos = stop
     return b"".join(parts)

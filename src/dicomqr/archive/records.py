@@ -10,12 +10,13 @@ whole (``attrs``, Explicit VR Little Endian without bulk data).
 from __future__ import annotations
 
 import io
-import os
 import struct
 from dataclasses import dataclass, field
 from typing import Any, Final
 
 from pydicom import Dataset, dcmread
+from pydicom.charset import python_encoding
+from pydicom.datadict import tag_for_keyword
 from pydicom.dataelem import DataElement
 from pydicom.filebase import DicomFileLike
 from pydicom.filereader import read_dataset
@@ -85,32 +86,74 @@ def read_header(path: str) -> Dataset:
     return dcmread(path, stop_before_pixels=True, force=True)
 
 
-_WHOLE_FILE: Final = 8 << 20  # files up to this size are read whole to be indexed
+_HEAD: Final = 64 << 10  # read first: enough for the attributes of most instances
+_MOST: Final = 64 << 20  # files whose attributes run past this go through pydicom
 
 
-def read_stored(path: str) -> tuple[Dataset, bytes]:
-    """The attributes of a stored file without bulk data: as a Dataset (values
-    converted when read) and encoded for ``attrs``.
+def read_stored(path: str) -> tuple[Dataset | dict[str, Any], bytes]:
+    """The attributes of a stored file without bulk data: what the index
+    columns are made from (a Dataset, or a dict of keyword -> value) and
+    the ``attrs`` kept (encoded).
 
-    Little-endian files are cut from their own bytes
-    (:func:`~dicomqr.archive.rawattrs.cut_attributes`); others (big endian,
-    deflated, very large files, malformed ones) go through pydicom.
+    Little-endian files are cut from their own bytes up to Pixel Data
+    (:func:`~dicomqr.archive.rawattrs.cut_attributes`), reading only that
+    far, and the column values are decoded straight from the bytes when the
+    character set is a single-byte one or UTF-8; others (big endian,
+    deflated, ISO 2022 character sets, malformed files) go through pydicom.
     """
     with open(path, "rb") as f:
-        size = os.fstat(f.fileno()).st_size
-        data = f.read() if size <= _WHOLE_FILE else b""
-    if data:
-        try:
-            meta = read_file_meta(data)
-            ts = uids.TRANSFER_SYNTAXES.get(meta.transfer_syntax_uid)
-            if ts is not None and ts.is_little_endian and not ts.is_deflated:
+        data = f.read(_HEAD)
+        while True:
+            try:
+                meta = read_file_meta(data)
+                ts = uids.TRANSFER_SYNTAXES.get(meta.transfer_syntax_uid)
+                if ts is None or not ts.is_little_endian or ts.is_deflated:
+                    break
+                found: dict[int, bytes] = {}
                 attrs = cut_attributes(data, meta.dataset_offset, ts.is_implicit_vr,
-                                       BULK_TAGS, _BIG)
-                return decode_attrs(attrs), attrs
-        except (Part10Error, RawAttrsError, struct.error):
-            pass
+                                       BULK_TAGS, _BIG, wanted=_RAW_TAGS, found=found)
+            except (Part10Error, RawAttrsError, struct.error):
+                if len(data) < _HEAD or len(data) >= _MOST:
+                    break  # all of it read, or too much: pydicom decides
+                data += f.read(len(data) * 3)  # the attributes run on: read more
+                continue
+            values = _raw_values(found)
+            return (values if values is not None else decode_attrs(attrs)), attrs
     ds = read_header(path)
     return ds, encode_attrs(ds)
+
+
+def _column_keywords() -> dict[int, str]:
+    keywords = {"SpecificCharacterSet", "SOPClassUID", "SOPInstanceUID"}
+    keywords |= {c.keyword for cols in LEVEL_COLUMNS.values() for c in cols
+                 if c.kind not in ("multi", "count")}
+    keywords |= {k for keys in ENTITY_KEYS.values() for k, _ in keys}
+    out = {}
+    for keyword in keywords:
+        tag = tag_for_keyword(keyword)
+        if tag is not None:
+            out[int(tag)] = keyword
+    return out
+
+
+#: The attributes the index columns are made of, by tag.
+_RAW_TAGS: Final = _column_keywords()
+
+
+def _raw_values(found: dict[int, bytes]) -> dict[str, Any] | None:
+    """The column attributes from their raw bytes (text VRs: all of them), or
+    None when their character set needs pydicom (ISO 2022 code extensions,
+    several character sets)."""
+    charset = found.get(0x00080005, b"").decode("ascii", "replace").strip(" \x00")
+    if "\\" in charset or charset.startswith("ISO 2022"):
+        return None
+    codec = python_encoding.get(charset or "ISO_IR 6")
+    if codec is None:
+        return None
+    try:
+        return {_RAW_TAGS[tag]: raw.decode(codec) for tag, raw in found.items()}
+    except (UnicodeDecodeError, LookupError):
+        return None
 
 
 def text_of(value: Any) -> str:
@@ -156,7 +199,7 @@ def _normal(func: Any, value: Any) -> str:
         return text  # kept as received: it matches only itself
 
 
-def column_values(level: str, ds: Dataset) -> dict[str, Any]:
+def column_values(level: str, ds: Dataset | dict[str, Any]) -> dict[str, Any]:
     """The stored columns of ``level`` (computed ones excluded) from ``ds``."""
     out: dict[str, Any] = {}
     for col in LEVEL_COLUMNS[level]:
@@ -218,7 +261,7 @@ def decode_attrs(data: bytes) -> Dataset:
     return read_dataset(io.BytesIO(data[1:]), implicit, True)
 
 
-def record_of(ds: Dataset, *, path: str, size: int, transfer_syntax_uid: str,
+def record_of(ds: Dataset | dict[str, Any], *, path: str, size: int, transfer_syntax_uid: str,
               sop_class_uid: str = "", sop_instance_uid: str = "",
               attrs: bytes | None = None) -> InstanceRecord:
     """The index record of an instance whose header is ``ds``.
@@ -231,7 +274,11 @@ def record_of(ds: Dataset, *, path: str, size: int, transfer_syntax_uid: str,
     sop_class = sop_class_uid or text_of(ds.get("SOPClassUID"))
     sop_uid = sop_instance_uid or text_of(ds.get("SOPInstanceUID"))
     rec = InstanceRecord(sop_class, sop_uid, transfer_syntax_uid, size, path)
-    rec.attrs = attrs if attrs is not None else encode_attrs(ds)
+    if attrs is None:
+        if not isinstance(ds, Dataset):
+            raise TypeError("attrs are needed with a dict of values")
+        attrs = encode_attrs(ds)
+    rec.attrs = attrs
     entity = ENTITY_CLASSES.get(sop_class)
     if entity is not None:
         rec.entity = entity
@@ -245,7 +292,7 @@ def record_of(ds: Dataset, *, path: str, size: int, transfer_syntax_uid: str,
     return rec
 
 
-def _entity_value(keyword: str, ds: Dataset) -> str:
+def _entity_value(keyword: str, ds: Dataset | dict[str, Any]) -> str:
     if keyword.endswith("Date"):
         return _normal(normalize_da, ds.get(keyword))
     return text_of(ds.get(keyword))
