@@ -42,8 +42,9 @@ from sqlalchemy.pool import NullPool
 
 from dicomqr import status, uids
 from dicomqr.archive.generate import GenerateSpec, iter_instances, write_archive
-from dicomqr.archive.schema import instance, metadata, pending
+from dicomqr.archive.schema import instance, metadata
 from dicomqr.services import qr_scu
+from dicomqr.services.part10 import read_file_meta
 from dicomqr.transport.client import connect
 from tests.conftest import _drop_schema, dcmtk, dcmtk_env, pg_schema_url
 from tests.e2e.qr_helpers import run as run_qr
@@ -95,7 +96,6 @@ def count_stored(root: Path) -> int:
 @dataclass
 class IndexState:
     rows: dict[str, str]  # SOP Instance UID -> path
-    pending: list[tuple[str, str]]  # (temporary file, final path) not cleared yet
 
 
 def index_state(db_url: str) -> IndexState:
@@ -104,23 +104,24 @@ def index_state(db_url: str) -> IndexState:
         with engine.connect() as conn:
             rows = {r.sop_uid: r.path for r in conn.execute(
                 select(instance.c.sop_uid, instance.c.path))}
-            waiting = [(r.temp_path, r.final_path) for r in conn.execute(
-                select(pending.c.temp_path, pending.c.final_path))]
     finally:
         engine.dispose()
-    return IndexState(rows, waiting)
+    return IndexState(rows)
+
+
+def partial_uids(root: Path) -> set[str]:
+    """The SOP Instance UIDs of the partial files in ``.incoming``."""
+    out = set()
+    for name in incoming(root):
+        with contextlib.suppress(Exception):
+            out.add(read_file_meta((root / ".incoming" / name).read_bytes()).sop_instance_uid)
+    return out
 
 
 def assert_consistent(root: Path, db_url: str, *, recovered: bool = False) -> IndexState:
-    """Index and files agree, both ways; nothing is half-written.  Pending
-    rows of a running archive are those of files already in place (the
-    archive clears them with its next write); ``recovered``: none at all,
-    as right after a start."""
+    """Index and files agree, both ways; nothing is half-written; nothing
+    is left in ``.incoming`` (``recovered``: right after a start, too)."""
     state = index_state(db_url)
-    if recovered:
-        assert state.pending == []
-    for temp, final in state.pending:
-        assert not os.path.exists(temp) and (root / final).is_file(), (temp, final)
     assert incoming(root) == []
     missing = [p for p in state.rows.values() if not (root / p).is_file()]
     assert not missing, f"indexed without a file: {missing[:5]}"
@@ -239,14 +240,15 @@ def test_kill_during_ingest_and_restart(tmp_path: Path, db_url: str, source: Pat
     assert len(acknowledged) < N and at_kill < N, f"the kill came too late ({at_kill} stored)"
     assert acknowledged or not threshold, logs[0][-2000:]
     # As the crash left it: a file in place always has its row (the rename
-    # follows the commit); a row without its file is pending, its
-    # temporary file still there for the next start to rename.
+    # follows the commit); a row without its file has its temporary file
+    # still in .incoming, for the next start to rename.
     before = index_state(db_url)
     indexed = {root / p for p in before.rows.values()}
     assert set(archive_files(root)) <= indexed
-    waiting = {root / final: temp for temp, final in before.pending}
-    for path in indexed - set(archive_files(root)):
-        assert path in waiting and os.path.exists(waiting[path]), path
+    waiting = partial_uids(root)
+    for uid, path in before.rows.items():
+        if not (root / path).is_file():
+            assert uid in waiting, path
 
     serve = start_serve(root, db_url, tmp_path / "serve2.log")
     try:

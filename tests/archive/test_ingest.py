@@ -14,7 +14,7 @@ from dicomqr.archive.config import AccessRules
 from dicomqr.archive.index import Index
 from dicomqr.archive.ingest import node_name
 from dicomqr.archive.records import read_header, record_of
-from dicomqr.archive.schema import instance, pending, study
+from dicomqr.archive.schema import instance, study
 from dicomqr.uids import STUDY_ROOT_QR_FIND as STUDY_ROOT_FIND
 
 from .helpers import (
@@ -138,8 +138,9 @@ async def test_store_not_authorized(tmp_path: Path, db_url: str) -> None:
 
 
 async def test_crash_between_commit_and_rename_is_finished(tmp_path: Path, db_url: str) -> None:
-    """The index row and a pending row were committed, the process died
-    before the rename: the next start puts the file in place."""
+    """The index row was committed, the process died before the rename: the
+    next start puts the file in place; a partial file nothing was indexed
+    for, and one of an instance whose file is in place, are deleted."""
     root = tmp_path / "arch"
     (src,) = write_instances(tmp_path / "src", [make("P", "1.2.3.4", "1.2.3.4.5", 1)])
     incoming = root / ".incoming" / node_name()
@@ -149,16 +150,22 @@ async def test_crash_between_commit_and_rename_is_finished(tmp_path: Path, db_ur
     index = Index(db_url, root)
     rec = record_of(read_header(str(temp)), path="ab/1.2.3.4.5.1.dcm", size=temp.stat().st_size,
                     transfer_syntax_uid="1.2.840.10008.1.2.1")
-    index.write([rec], [str(temp)], node=node_name())
+    index.write([rec])
     stray = incoming / "never-indexed.part"
     stray.write_bytes(b"partial")
+    (other,) = write_instances(tmp_path / "other", [make("P", "1.2.3.4", "1.2.3.4.5", 2)])
+    uncommitted = incoming / "uncommitted.part"
+    uncommitted.write_bytes(other.read_bytes())
     index.close()
     async with archive_server(root, db_url) as run:
         assert (root / "ab" / "1.2.3.4.5.1.dcm").read_bytes() == src.read_bytes()
-        assert not temp.exists() and not stray.exists()
-        with run.archive.index.engine.connect() as conn:
-            assert conn.execute(select(pending)).all() == []
+        assert not temp.exists() and not stray.exists() and not uncommitted.exists()
         assert run.archive.index.counts()["instance"] == 1
+        # the same again: in place already, so the partial copy goes
+        temp.write_bytes(src.read_bytes())
+    async with archive_server(root, db_url):
+        assert not temp.exists()
+        assert (root / "ab" / "1.2.3.4.5.1.dcm").read_bytes() == src.read_bytes()
 
 
 async def test_index_unavailable_gives_out_of_resources(tmp_path: Path, db_url: str) -> None:

@@ -12,7 +12,6 @@ follows the archive's policy (``keep``, ``replace`` or ``reject``).
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 from collections.abc import Sequence
@@ -34,7 +33,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 
 from .records import InstanceRecord
-from .schema import ENTITY_TABLES, instance, metadata, patient, pending, series, study
+from .schema import ENTITY_TABLES, instance, metadata, patient, series, study
 
 log = logging.getLogger("dicomqr.archive")
 
@@ -55,7 +54,6 @@ class Outcome:
 
     result: Literal["stored", "replaced", "kept", "rejected", "conflict"]
     obsolete_path: str | None = None
-    pending_id: int | None = None
     message: str = ""
 
 
@@ -98,8 +96,6 @@ _INSERT_PATIENT = insert(patient).returning(patient.c.id)
 _INSERT_STUDY = insert(study).returning(study.c.id)
 _INSERT_SERIES = insert(series).returning(series.c.id)
 _INSERT_INSTANCE = insert(instance)
-_INSERT_PENDING = insert(pending).returning(pending.c.id)
-_DELETE_PENDING = delete(pending).where(pending.c.id == bindparam("pid"))
 
 
 class Index:
@@ -133,42 +129,15 @@ class Index:
 
     # -- writing ---------------------------------------------------------
 
-    def write(self, records: Sequence[InstanceRecord],
-              temp_paths: Sequence[str | None] = (), *,
-              done: Sequence[int] = (), node: str = "") -> list[Outcome]:
-        """Add ``records`` in one transaction.
-
-        With ``temp_paths`` (one per record), each stored or replacing
-        record also gets a pending row (temp file -> its final path) in
-        the same transaction; the caller renames the files after the commit
-        and then reports the outcomes' ``pending_id`` as done, with
-        :meth:`done` or in the ``done`` of its next write (which saves a
-        transaction per instance).
-        """
-        outcomes: list[Outcome] = []
+    def write(self, records: Sequence[InstanceRecord]) -> list[Outcome]:
+        """Add ``records`` in one transaction (the caller puts the files in
+        place after the commit: see :mod:`dicomqr.archive.ingest`)."""
         try:
             with self.engine.begin() as conn:
-                if done:
-                    conn.execute(_DELETE_PENDING, [{"pid": i} for i in done])
-                for i, rec in enumerate(records):
-                    out = self._write_one(conn, rec)
-                    tmp = temp_paths[i] if i < len(temp_paths) else None
-                    if tmp is not None and out.result in ("stored", "replaced"):
-                        pid = conn.execute(_INSERT_PENDING, {
-                            "node": node, "temp_path": tmp, "final_path": rec.path,
-                            "obsolete_path": out.obsolete_path}).scalar_one()
-                        out = Outcome(out.result, out.obsolete_path, pid, out.message)
-                    outcomes.append(out)
-            return outcomes
+                return [self._write_one(conn, rec) for rec in records]
         except BaseException:
             self._ids.clear()
             raise
-
-    def done(self, ids: Sequence[int]) -> None:
-        """Forget pending rows: their files are in place."""
-        if ids:
-            with self.engine.begin() as conn:
-                conn.execute(_DELETE_PENDING, [{"pid": i} for i in ids])
 
     def _write_one(self, conn: Connection, rec: InstanceRecord) -> Outcome:
         if rec.entity is not None:
@@ -284,54 +253,35 @@ class Index:
         conn.execute(update(table).where(table.c.id == found.id).values(**values))
         return Outcome("replaced", found.path)
 
-    def _write_single(self, rec: InstanceRecord, tmp: str | None, node: str) -> Outcome:
-        return self.write([rec], [tmp], node=node)[0]
-
-    def write_one_by_one(self, records: Sequence[InstanceRecord],
-                         temp_paths: Sequence[str | None], *,
-                         node: str = "") -> list[Outcome | Exception]:
+    def write_one_by_one(self, records: Sequence[InstanceRecord]) -> list[Outcome | Exception]:
         """As :meth:`write`, a transaction per record: after a batch failed,
         this finds which record it was (e.g. another process stored the same
         UID meanwhile) and keeps the others."""
         out: list[Outcome | Exception] = []
-        for i, rec in enumerate(records):
-            tmp = temp_paths[i] if i < len(temp_paths) else None
+        for rec in records:
             try:
-                out.append(self._write_single(rec, tmp, node))
+                out.append(self.write([rec])[0])
             except IntegrityError:
                 try:  # raced: the row is there now; decide again
-                    out.append(self._write_single(rec, tmp, node))
+                    out.append(self.write([rec])[0])
                 except Exception as exc:
                     out.append(exc)
             except Exception as exc:
                 out.append(exc)
         return out
 
-    # -- recovery --------------------------------------------------------
+    # -- recovery ------------------------------------------------------------
 
-    def recover(self, node: str = "") -> int:
-        """Finish what a crash interrupted on this host (``node``): files
-        committed to the index but not yet renamed into place are renamed now
-        (and files they replaced deleted).  Other hosts' rows are theirs.
-        Returns how many were finished."""
-        with self.engine.begin() as conn:
-            rows = conn.execute(select(pending).where(pending.c.node == node)).all()
-            for row in rows:
-                final = self.path(row.final_path)
-                if os.path.exists(row.temp_path):
-                    os.makedirs(os.path.dirname(final), exist_ok=True)
-                    os.replace(row.temp_path, final)
-                elif not os.path.exists(final):
-                    log.error("index recovery: %s lost (neither %s nor %s exists)",
-                              row.final_path, row.temp_path, final)
-                if row.obsolete_path and row.obsolete_path != row.final_path:
-                    with contextlib.suppress(FileNotFoundError):
-                        os.unlink(self.path(row.obsolete_path))
-            if rows:
-                conn.execute(delete(pending).where(pending.c.id.in_([r.id for r in rows])))
-        if rows:
-            log.warning("index recovery: finished %d interrupted ingests", len(rows))
-        return len(rows)
+    def stored_path(self, sop_uid: str) -> str | None:
+        """The file the index has for an instance (or a single-entity object),
+        relative to the root; None when it has none."""
+        with self.engine.connect() as conn:
+            for table in (instance, *ENTITY_TABLES.values()):
+                found = conn.execute(select(table.c.path).where(table.c.sop_uid == sop_uid)
+                                     ).scalar()
+                if found is not None:
+                    return str(found)
+        return None
 
     def counts(self) -> dict[str, int]:
         """Rows per table (for logs and tests)."""

@@ -5,15 +5,15 @@ arrives (:class:`~dicomqr.services.store.FileArchive` does that).  When the
 last fragment is in, the job goes to the writer thread, which
 
 1. parses the file's header (up to Pixel Data) into an index record,
-2. writes the record *and* a pending row (temporary file -> final path)
-   in one transaction, together with the other jobs waiting (a group
-   commit: many associations storing at once share transactions),
-3. renames the files into place, deletes the pending rows, and answers.
+2. writes the record in one transaction, together with the other jobs
+   waiting (a group commit: many associations storing at once share
+   transactions),
+3. renames the files into place, and answers.
 
-A crash before the commit leaves a temporary file that the next start
-deletes (nothing was indexed); a crash after it leaves a pending row that
-the next start completes (:meth:`~dicomqr.archive.index.Index.recover`).
-So the index and the files agree: both or neither.
+A crash leaves temporary files in ``.incoming``, and the next start looks
+at each: one whose SOP Instance UID the index has, without its file, was
+committed and is renamed into place now; the others were not indexed and
+are deleted.  So the index and the files agree: both or neither.
 
 The database work runs in the writer thread, never on the event loop.  A
 database that cannot be written gives the sender 0xA700 (Out of
@@ -32,11 +32,13 @@ import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from .. import status
 from ..protocol import dimse
+from ..services.part10 import Part10Error, read_file_meta
 from ..services.store import FileArchive, safe_file_name, send_store_response
 from ..transport.connection import Connection, IncomingMessage
 from .index import Index, Outcome
@@ -78,17 +80,17 @@ class ArchiveStore(FileArchive):
         # .incoming of leftovers.  A worker process of a server does
         # neither: the parent did, before the workers started.
         node = node_name()
-        if recover:
-            index.recover(node)
         # Each host has its own folder of partial files, so that servers on
         # several hosts can share an archive folder (and its index).
-        super().__init__(root, clean=recover, incoming=f".incoming/{node}")
+        incoming = f".incoming/{node}"
+        if recover:
+            _recover(Path(root) / incoming, index)
+        super().__init__(root, clean=recover, incoming=incoming)
         self.node = node
         self.index = index
         self.fsync = fsync
         self.may_store = may_store
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
-        self._done: list[int] = []  # pending rows whose files are in place
         self._thread = threading.Thread(target=self._run, name="dicomqr-ingest", daemon=True)
         self._thread.start()
         self._names = 0
@@ -143,15 +145,8 @@ class ArchiveStore(FileArchive):
 
     def _run(self) -> None:
         while True:
-            try:
-                # Pending rows of files already in place are deleted with
-                # the next write; after a quiet moment, on their own.
-                job = self._queue.get(timeout=0.2 if self._done else None)
-            except queue.Empty:
-                self._clear_done()
-                continue
+            job = self._queue.get()
             if job is None:
-                self._clear_done()
                 return
             jobs = [job]
             stop = False
@@ -200,21 +195,17 @@ class ArchiveStore(FileArchive):
         if not ready:
             return
         records = [j.record for j in ready if j.record is not None]
-        temps: list[str | None] = [j.temp for j in ready]
         results: list[Outcome | Exception]
-        done, self._done = self._done, []
         try:
-            results = list(self.index.write(records, temps, done=done, node=self.node))
+            results = list(self.index.write(records))
         except SQLAlchemyError as exc:
-            self._done = done + self._done
             if _unavailable(exc):
                 results = [exc] * len(ready)
             else:
                 # A constraint failed: another process stored the same entity
                 # or UID meanwhile, or an entity seen before is gone.  Each
                 # record again, on its own, with fresh lookups.
-                results = self.index.write_one_by_one(records, temps, node=self.node)
-        pending_ids: list[int] = []
+                results = self.index.write_one_by_one(records)
         for job, result in zip(ready, results, strict=True):
             if isinstance(result, Exception):
                 log.error("%s: C-STORE %s: index write failed: %s", job.describe,
@@ -223,19 +214,9 @@ class ArchiveStore(FileArchive):
                 job.done(status.OUT_OF_RESOURCES, "index unavailable")
                 continue
             job.result = self._place(job, result)
-            if result.pending_id is not None:
-                pending_ids.append(result.pending_id)
-        self._done += pending_ids
         for job in ready:
             if job.record is not None:
                 job.done(*job.result)
-
-    def _clear_done(self) -> None:
-        done, self._done = self._done, []
-        try:
-            self.index.done(done)
-        except SQLAlchemyError as exc:  # recover() at the next start finishes it
-            log.warning("ingest: cannot clear %d pending rows: %s", len(done), exc)
 
     def _place(self, job: _Job, outcome: Outcome) -> tuple[int, str]:
         if outcome.result == "conflict":
@@ -254,8 +235,8 @@ class ArchiveStore(FileArchive):
         try:
             os.replace(job.temp, final)
         except OSError as exc:
-            # Committed but not in place: the pending row stays, and the
-            # next start retries the rename.
+            # Committed but not in place: the temporary file stays, and the
+            # next start renames it.
             log.error("%s: C-STORE %s: rename failed: %s", job.describe,
                       job.sop_instance_uid, exc)
             return status.OUT_OF_RESOURCES, f"cannot store: {exc.strerror}"
@@ -274,9 +255,36 @@ class ArchiveStore(FileArchive):
         return os.path.relpath(path, self._root)
 
 
+def _recover(incoming: Path, index: Index) -> None:
+    """Finish or undo what a crash left in ``incoming`` (see the module
+    docstring): runs before anything is received."""
+    if not incoming.is_dir():
+        return
+    finished = dropped = 0
+    for temp in sorted(incoming.glob("*.part")):
+        uid = None
+        try:
+            with open(temp, "rb") as f:
+                uid = read_file_meta(f.read(65536)).sop_instance_uid
+        except (OSError, Part10Error):
+            pass
+        stored = index.stored_path(uid) if uid else None
+        final = index.path(stored) if stored else None
+        if final is not None and not os.path.exists(final):
+            os.makedirs(os.path.dirname(final), exist_ok=True)
+            os.replace(temp, final)
+            finished += 1
+        else:
+            _discard(str(temp))
+            dropped += 1
+    if finished or dropped:
+        log.warning("ingest recovery: %d committed instances put in place, %d partial files "
+                    "deleted", finished, dropped)
+
+
 def node_name() -> str:
-    """This host, as a file name (the pending rows and partial files of an
-    archive are per host)."""
+    """This host, as a file name (the partial files of an archive are per
+    host)."""
     name = socket.gethostname() or "localhost"
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)[:64]
 

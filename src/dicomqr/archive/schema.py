@@ -61,7 +61,6 @@ __all__ = [
     "instance",
     "metadata",
     "patient",
-    "pending",
     "series",
     "study",
 ]
@@ -217,19 +216,6 @@ instance = Table(
     # foreign key instead of filing an instance under a stranger's row.
     sqlite_autoincrement=True,
 )
-
-#: Files committed to the index but not yet renamed into place; see
-#: :mod:`dicomqr.archive.ingest` (a crash between the commit and the rename
-#: is finished at the next start).
-pending = Table(
-    "ingest_pending", metadata,
-    Column("id", Integer, primary_key=True),
-    Column("node", String, nullable=False, server_default=""),
-    Column("temp_path", String, nullable=False),
-    Column("final_path", String, nullable=False),
-    Column("obsolete_path", String, nullable=True),
-)
-
 
 #: Single-entity models (Annexes X, HH, II): the keys with a column of
 #: their own (keyword, column); the rest are matched from ``attrs``.
