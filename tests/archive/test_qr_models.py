@@ -18,7 +18,7 @@ from pydicom import Dataset
 from pydicom.data import get_charset_files
 
 from dicomqr import status, uids
-from dicomqr.archive.generate import protocol_objects
+from dicomqr.archive.protocols import protocol_objects
 from dicomqr.services import qr_scu
 from dicomqr.transport.client import Proposal, connect
 from tests.e2e.qr_helpers import run

@@ -21,11 +21,11 @@ from dicomqr.archive.generate import (
     GenerateSpec,
     iter_instances,
     parse_span,
-    protocol_objects,
     to_dataset,
     write_archive,
     write_files,
 )
+from dicomqr.archive.protocols import protocol_objects
 from dicomqr.cli.main import main
 from dicomqr.query.models import DEFINED_PROCEDURE_PROTOCOL, PROTOCOL_APPROVAL, KeyKind
 from dicomqr.services.part10 import read_file_meta

@@ -132,7 +132,7 @@ def _without_bulk(loc: Located) -> Dataset | str:
 
 def _frames(request: QRRequest, located: list[Located]) -> Iterator[Any]:
     """FRAME level (PS3.4 Y.4.1.3/Y.4.2.3): one new instance, or a failure."""
-    from .transform import FrameExtractionError, extract_frames
+    from .frames import FrameExtractionError, extract_frames
 
     if not located:
         yield _failure(status.NO_FRAMES_FOUND, "SOP instance not found"), None

@@ -25,13 +25,13 @@ from pydicom.uid import (
 )
 
 from dicomqr import status
-from dicomqr.archive.transform import (
+from dicomqr.archive.frames import (
     FRAME_EXTRACTING_EQUIPMENT,
     FrameExtractionError,
     extract_frames,
     select_frames,
-    without_bulk_data,
 )
+from dicomqr.archive.transform import without_bulk_data
 
 TEST_FILES = Path(pydicom.data.__file__).parent / "test_files"
 NOW = dt.datetime(2024, 5, 6, 7, 8, 9, tzinfo=dt.UTC)

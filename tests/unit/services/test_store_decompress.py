@@ -17,7 +17,7 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.filereader import read_dataset
 
 from dicomqr import FileArchive, Server, ServiceDispatcher, acceptor_policy, uids
-from dicomqr.archive.transform import extract_frames
+from dicomqr.archive.frames import extract_frames
 from dicomqr.protocol.association import Role
 from dicomqr.protocol.negotiation import AcceptedContext
 from dicomqr.services import substore
