@@ -57,10 +57,10 @@ The rules the brute force applies (PS3.4 unless said otherwise):
   come from the model tables (C.6.1, C.6.2: in Study Root the patient keys
   are STUDY keys); other attributes sit at the level of their IE.
 
-Where the archive departs from these rules the case is marked
-``xfail(strict=True)``; its reason (A to H, constants below the population)
-names the function at fault.  The property test keeps the relational keys
-of lower levels to the indexed ones (the others have table cases).
+A case where the archive departed from these rules would be marked
+``case(..., xfail=reason)`` (strict, naming the function at fault); none is
+today.  The property test keeps the relational keys of lower levels to the
+indexed ones (the others have table cases).
 :func:`test_oracle` pins the brute force itself to the standard's examples.
 """
 
