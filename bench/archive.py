@@ -165,32 +165,12 @@ def check_client(name: str, rc: int | None, text: str, timeout: float) -> list[s
     return errors
 
 
-def _children(pid: int) -> list[int]:
-    kids = []
-    for entry in os.scandir("/proc"):
-        if entry.name.isdigit():
-            try:
-                after = Path(f"/proc/{entry.name}/stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(after[1]) == pid:
-                kids.append(int(entry.name))
-    return kids
-
-
-def _own_cpu(pid: int) -> float:
-    try:
-        after = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(after[11]) + int(after[12])) / bench._TICK
-
-
 def _tree(pid: int | None, forks: bool) -> tuple[float, dict[int, float]]:
     """CPU of a process incl. reaped children, and (forking servers) of its live children."""
     if pid is None:
         return 0.0, {}
-    return bench._proc_cpu(pid), ({k: _own_cpu(k) for k in _children(pid)} if forks else {})
+    kids = {k: bench.own_cpu(k) for k in bench.children(pid)} if forks else {}
+    return bench._proc_cpu(pid), kids
 
 
 class Probe:
@@ -892,15 +872,7 @@ def method_text(res: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_section(path: Path, section: str) -> None:
-    """Replace the archive section of the report, or append it; keep the rest as it is."""
-    text = path.read_text() if path.exists() else ""
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        text = head + section + rest.split(END, 1)[1].lstrip("\n")
-    else:
-        text = text.rstrip("\n") + ("\n\n" if text else "") + section
-    path.write_text(text)
+
 
 
 def client_table(h: H) -> dict[str, str]:
@@ -1014,7 +986,8 @@ def main(argv: list[str] | None = None) -> int:
     results_md = a.results_md or (work / "results" / "archive-quick.md" if a.quick
                                   else BENCH / "RESULTS.md")
     if a.render_only:
-        write_section(results_md, render(json.loads(a.render_only.read_text())))
+        bench.write_section(results_md, render(json.loads(a.render_only.read_text())),
+                            BEGIN, END)
         log(f"wrote the archive section of {results_md}")
         return 0
     rows = bench.parse_list(a.rows, ROWS, "row")
@@ -1139,7 +1112,7 @@ def main(argv: list[str] | None = None) -> int:
     (resdir / name).write_text(text)
     (resdir / ("archive-quick.json" if a.quick else "archive.json")).write_text(text)
     results_md.parent.mkdir(parents=True, exist_ok=True)
-    write_section(results_md, render(res))
+    bench.write_section(results_md, render(res), BEGIN, END)
     log(f"wrote {resdir / name} and the archive section of {results_md} in "
         f"{res['meta']['wall_s']:.0f} s")
     failed = [f"{row}/{k}" for row, d in res["rows"].items()

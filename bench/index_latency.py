@@ -964,15 +964,7 @@ def render(results: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def write_section(path: Path, section: str) -> None:
-    """Replace the latency section of the report, or append it; keep the rest as it is."""
-    text = path.read_text() if path.exists() else ""
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        text = head + section + rest.split(END, 1)[1].lstrip("\n")
-    else:
-        text = text.rstrip("\n") + ("\n\n" if text else "") + section
-    path.write_text(text)
+
 
 
 def sections_for(resdir: Path, res: dict[str, Any], quick: bool) -> list[dict[str, Any]]:
@@ -1044,7 +1036,8 @@ def main(argv: list[str] | None = None) -> int:
     results_md = a.results_md or (work / "results" / "latency-quick.md" if a.quick
                                   else BENCH / "RESULTS.md")
     if a.render_only:
-        write_section(results_md, render([json.loads(p.read_text()) for p in a.render_only]))
+        bench.write_section(results_md, render([json.loads(p.read_text())
+                                                for p in a.render_only]), BEGIN, END)
         log(f"wrote the latency section of {results_md}")
         return 0
     if not (DCMTK / "findscu").exists():
@@ -1137,7 +1130,7 @@ def main(argv: list[str] | None = None) -> int:
     (resdir / res["meta"]["json"]).write_text(text)
     (resdir / f"{prefix}.json").write_text(text)
     results_md.parent.mkdir(parents=True, exist_ok=True)
-    write_section(results_md, render(sections_for(resdir, res, a.quick)))
+    bench.write_section(results_md, render(sections_for(resdir, res, a.quick)), BEGIN, END)
     for line in render_backend(res):
         if line.startswith("|"):
             print(line)

@@ -81,34 +81,12 @@ QR_BEGIN, QR_END = "<!-- qr:begin -->", "<!-- qr:end -->"
 # --------------------------------------------------------------------------- CPU accounting
 
 
-def _children(pid: int) -> list[int]:
-    out = []
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            after = Path(f"/proc/{entry.name}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(after[1]) == pid:
-            out.append(int(entry.name))
-    return out
-
-
-def _own_cpu(pid: int) -> float:
-    try:
-        after = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(after[11]) + int(after[12])) / bench._TICK
-
-
 def _tree_cpu(pid: int | None, forks: bool) -> tuple[float, dict[int, float]]:
     """CPU of a server and (for dcmqrscp, which forks per association) of its live or
     not yet reaped children; reaped ones are in the parent's cutime/cstime."""
     if pid is None:
         return 0.0, {}
-    kids = {k: _own_cpu(k) for k in _children(pid)} if forks else {}
+    kids = {k: bench.own_cpu(k) for k in bench.children(pid)} if forks else {}
     return bench._proc_cpu(pid), kids
 
 
@@ -1154,16 +1132,7 @@ def client_table() -> dict[str, str]:
     }
 
 
-def write_results_md(path: Path, section: str) -> None:
-    """Replace the Query/Retrieve section of RESULTS.md, or append it; keep the rest."""
-    text = path.read_text() if path.exists() else ""
-    if QR_BEGIN in text and QR_END in text:
-        head, rest = text.split(QR_BEGIN, 1)
-        tail = rest.split(QR_END, 1)[1].lstrip("\n")
-        text = head + section + tail
-    else:
-        text = text.rstrip("\n") + ("\n\n" if text else "") + section
-    path.write_text(text)
+
 
 
 # --------------------------------------------------------------------------- main
@@ -1203,7 +1172,8 @@ def main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
 
     if a.render_only:
-        write_results_md(a.results_md, render_section(json.loads(a.render_only.read_text())))
+        section = render_section(json.loads(a.render_only.read_text()))
+        bench.write_section(a.results_md, section, QR_BEGIN, QR_END)
         log(f"wrote the Query/Retrieve section of {a.results_md}")
         return 0
     rows = bench.parse_list(a.only, ROWS, "row")
@@ -1289,7 +1259,7 @@ def main(argv: list[str] | None = None) -> int:
     text = json.dumps(results, indent=1, default=str)
     (resdir / f"qr-{stamp}.json").write_text(text)
     (resdir / "qr.json").write_text(text)
-    write_results_md(a.results_md, render_section(results))
+    bench.write_section(a.results_md, render_section(results), QR_BEGIN, QR_END)
     log(f"wrote {resdir / f'qr-{stamp}.json'} and the Query/Retrieve section of "
         f"{a.results_md} in {results['meta']['wall_s']:.0f} s")
     failed = [f"{row}/{k}" for row, d in results["rows"].items()

@@ -263,6 +263,42 @@ def _proc_cpu(pid: int | None) -> float:
     return sum(int(x) for x in after_comm[11:15]) / _TICK  # utime stime cutime cstime
 
 
+def own_cpu(pid: int) -> float:
+    """CPU seconds of one process itself (utime + stime, children left out)."""
+    try:
+        after = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(after[11]) + int(after[12])) / _TICK
+
+
+def children(pid: int) -> list[int]:
+    """The live child processes of ``pid``."""
+    kids = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            after = Path(f"/proc/{entry.name}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(after[1]) == pid:
+            kids.append(int(entry.name))
+    return kids
+
+
+def write_section(path: Path, section: str, begin: str, end: str) -> None:
+    """Replace the section between ``begin`` and ``end`` of a report (another
+    benchmark's part of bench/RESULTS.md), or append it; keep the rest."""
+    text = path.read_text() if path.exists() else ""
+    if begin in text and end in text:
+        head, rest = text.split(begin, 1)
+        text = head + section + rest.split(end, 1)[1].lstrip("\n")
+    else:
+        text = text.rstrip("\n") + ("\n\n" if text else "") + section
+    path.write_text(text)
+
+
 class CpuProbe:
     """How much CPU the server, our clients and everybody else used during one run.
     Other processes on the machine (e.g. a test suite) compete for the same CPUs, so
