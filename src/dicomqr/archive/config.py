@@ -35,7 +35,14 @@ from typing import Any
 from ..errors import DicomqrError
 from .index import DUPLICATE_POLICIES
 
-__all__ = ["AccessRules", "ArchiveConfig", "ConfigError", "load_config", "parse_destination"]
+__all__ = [
+    "AccessRules",
+    "ArchiveConfig",
+    "ConfigError",
+    "access_titles",
+    "load_config",
+    "parse_destination",
+]
 
 
 class ConfigError(DicomqrError):
@@ -132,7 +139,9 @@ def parse_destination(text: str) -> tuple[str, tuple[str, int]]:
     return ae.strip(), (host.strip("[]"), number)
 
 
-def _titles(value: Any, what: str) -> frozenset[str] | None:
+def access_titles(value: Any, what: str) -> frozenset[str] | None:
+    """An access rule's AE titles (a list, or a comma-separated string); None
+    (anyone) when absent or when it holds "*"."""
     if value is None:
         return None
     if isinstance(value, str):
@@ -158,7 +167,7 @@ def _from_mapping(data: Mapping[str, Any], where: str) -> dict[str, Any]:
             unknown = set(value) - {"store", "query", "retrieve"}
             if unknown:
                 raise ConfigError(f"{where}: unknown access rule(s) {sorted(unknown)}")
-            out[name] = AccessRules(**{k: _titles(v, k) for k, v in value.items()})
+            out[name] = AccessRules(**{k: access_titles(v, k) for k, v in value.items()})
         elif name in known:
             out[name] = value
         else:

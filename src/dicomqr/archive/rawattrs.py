@@ -17,7 +17,7 @@ the walk stops at Pixel Data, so only a file's head needs reading.
 from __future__ import annotations
 
 import struct
-from collections.abc import Container
+from collections.abc import Callable, Container
 from typing import Final
 
 from pydicom.datadict import dictionary_VR
@@ -79,9 +79,9 @@ def _skip_undefined(data: bytes | memoryview, pos: int, implicit: bool) -> int:
                 else start + length
 
 
-def _is_bulk(tag: int, vr: bytes, length: int, implicit: bool, bulk_tags: frozenset[int],
-             big: int) -> bool:
-    if tag in bulk_tags or (tag >> 24 == 0x60 and tag & 0xFFFF == 0x3000):
+def _is_bulk(tag: int, vr: bytes, length: int, implicit: bool,
+             bulk_tag: Callable[[int], bool], big: int) -> bool:
+    if bulk_tag(tag):
         return True
     if length == _UNDEFINED or length <= big:
         return False
@@ -94,7 +94,7 @@ def _is_bulk(tag: int, vr: bytes, length: int, implicit: bool, bulk_tags: frozen
 
 
 def cut_attributes(data: bytes | memoryview, offset: int, implicit: bool,
-                   bulk_tags: frozenset[int], big: int, *,
+                   bulk_tag: Callable[[int], bool], big: int, *,
                    wanted: Container[int] = (), found: dict[int, bytes] | None = None,
                    ) -> bytes:
     """The top-level elements of the data set at ``data[offset:]`` that are
@@ -115,7 +115,7 @@ def cut_attributes(data: bytes | memoryview, offset: int, implicit: bool,
         stop = _skip_undefined(view, start, implicit) if length == _UNDEFINED else start + length
         if stop > end:
             raise RawAttrsError(f"element {tag:08X} runs past the end")
-        if tag & 0xFFFF and not _is_bulk(tag, vr, length, implicit, bulk_tags, big):
+        if tag & 0xFFFF and not _is_bulk(tag, vr, length, implicit, bulk_tag, big):
             parts.append(view[pos:stop])
             if found is not None and tag in wanted:
                 found[tag] = bytes(view[start:stop])

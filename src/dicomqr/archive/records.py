@@ -29,14 +29,15 @@ from ..query.values import fold_text, pn_groups
 from ..services.part10 import Part10Error, read_file_meta
 from .rawattrs import RawAttrsError, cut_attributes
 from .schema import ENTITY_KEYS, LEVEL_COLUMNS
+from .transform import WAVEFORM_SEQUENCE, is_bulk_data
 
 __all__ = [
-    "BULK_TAGS",
     "ENTITY_CLASSES",
     "InstanceRecord",
     "column_values",
     "decode_attrs",
     "encode_attrs",
+    "is_bulk_tag",
     "pn_columns",
     "read_header",
     "read_stored",
@@ -53,14 +54,12 @@ ENTITY_CLASSES: Final[dict[str, str]] = {
     "1.2.840.10008.5.1.4.1.1.200.3": "PROTOCOL_APPROVAL",
 }
 
-#: Bulk data left out of ``attrs`` (any nesting level; 60xx groups too).
-BULK_TAGS: Final = frozenset({
-    0x7FE00008, 0x7FE00009, 0x7FE00010,  # Float/Double Float/Pixel Data
-    0x54000100,  # Waveform Sequence
-    0x56000020,  # Spectroscopy Data
-    0x00420011,  # Encapsulated Document
-    0x50000200, 0x5000200C, 0x50003000,  # (retired) curve and audio data
-})
+def is_bulk_tag(tag: int) -> bool:
+    """Bulk data left out of ``attrs``, at any nesting level: that of PS3.4
+    Annex Z, and the whole Waveform Sequence."""
+    return is_bulk_data(tag) or tag == WAVEFORM_SEQUENCE
+
+
 _BULK_VRS: Final = frozenset({"OB", "OW", "OF", "OD", "OL", "OV", "UN"})
 _BIG: Final = 1024  # binary values above this many bytes are bulk
 
@@ -111,7 +110,7 @@ def read_stored(path: str) -> tuple[Dataset | dict[str, Any], bytes]:
                     break
                 found: dict[int, bytes] = {}
                 attrs = cut_attributes(data, meta.dataset_offset, ts.is_implicit_vr,
-                                       BULK_TAGS, _BIG, wanted=_RAW_TAGS, found=found)
+                                       is_bulk_tag, _BIG, wanted=_RAW_TAGS, found=found)
             except (Part10Error, RawAttrsError, struct.error):
                 if len(data) < _HEAD or len(data) >= _MOST:
                     break  # all of it read, or too much: pydicom decides
@@ -221,8 +220,7 @@ def column_values(level: str, ds: Dataset | dict[str, Any]) -> dict[str, Any]:
 
 
 def _is_bulk(elem: DataElement) -> bool:
-    tag = int(elem.tag)
-    if tag in BULK_TAGS or (tag >> 24 == 0x60 and tag & 0xFFFF == 0x3000):
+    if is_bulk_tag(int(elem.tag)):
         return True
     if elem.VR in _BULK_VRS:
         value = elem.value

@@ -27,12 +27,19 @@ from pydicom.dataset import Dataset
 
 from .. import uids
 
-__all__ = ["BULK_DATA_TAGS", "PIXEL_ENCODING_TAGS", "copy_dataset", "without_bulk_data"]
+__all__ = [
+    "BULK_DATA_TAGS",
+    "PIXEL_ENCODING_TAGS",
+    "WAVEFORM_SEQUENCE",
+    "copy_dataset",
+    "is_bulk_data",
+    "without_bulk_data",
+]
 
 
 # --- Annex Z ----------------------------------------------------------------------
 
-#: PS3.4 Table Z.1-1, the fixed tags (the repeating groups are in _is_bulk).
+#: PS3.4 Table Z.1-1, the fixed tags (the repeating groups are in is_bulk_data).
 BULK_DATA_TAGS: frozenset[int] = frozenset({
     0x7FE00008,  # Float Pixel Data
     0x7FE00009,  # Double Float Pixel Data
@@ -44,7 +51,7 @@ BULK_DATA_TAGS: frozenset[int] = frozenset({
 # The Extended Offset Table (and its lengths) is part of the encoding of the
 # encapsulated Pixel Data (PS3.5 A.4) and means nothing without it.
 PIXEL_ENCODING_TAGS = frozenset({0x7FE00001, 0x7FE00002})
-_WAVEFORM_SEQUENCE = 0x54000100
+WAVEFORM_SEQUENCE = 0x54000100
 _WAVEFORM_DATA = 0x54001010
 
 
@@ -55,7 +62,9 @@ def _repeating(tag: int, base_group: int, element: int) -> bool:
         and group % 2 == 0
 
 
-def _is_bulk(tag: int) -> bool:
+def is_bulk_data(tag: int) -> bool:
+    """A top-level bulk data attribute of PS3.4 Table Z.1-1 (or part of
+    the encoding of Pixel Data)."""
     return (tag in BULK_DATA_TAGS or tag in PIXEL_ENCODING_TAGS
             or _repeating(tag, 0x6000, 0x3000)      # Overlay Data
             or _repeating(tag, 0x5000, 0x3000)      # Curve Data (retired)
@@ -97,8 +106,8 @@ def without_bulk_data(ds: Dataset) -> Dataset:
     is what an encapsulated syntax encodes everything but pixel data in, and
     so needs no compressed presentation context to be sent.
     """
-    out = copy_dataset(ds, _is_bulk)
-    waveforms = out.get(_WAVEFORM_SEQUENCE)
+    out = copy_dataset(ds, is_bulk_data)
+    waveforms = out.get(WAVEFORM_SEQUENCE)
     if waveforms is not None and waveforms.VR == "SQ":
         for item in waveforms.value:
             if _WAVEFORM_DATA in item:

@@ -26,6 +26,7 @@ from ..archive.config import (
     AccessRules,
     ArchiveConfig,
     ConfigError,
+    access_titles,
     load_config,
     parse_destination,
 )
@@ -99,8 +100,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     if args.allow_aet:
         rules = {w: (v or []) + args.allow_aet for w, v in rules.items()}
     if any(v is not None for v in rules.values()):
-        out["access"] = AccessRules(**{
-            w: (None if v is None or "*" in v else frozenset(v)) for w, v in rules.items()})
+        out["access"] = AccessRules(**{w: access_titles(v, w) for w, v in rules.items()})
     return out
 
 
